@@ -1,0 +1,180 @@
+import type { Socket } from 'node:net';
+import { debug } from './debug.js';
+import type { ResolvedOptions } from './options.js';
+import { emptyClosedCounts, type CloseReason, type ConnectionStats } from './stats.js';
+
+/** What a policy remembers about one connection, from first sight to `'close'`. */
+export interface ConnectionState {
+  /** Process-wide connection id, shared by every policy that sees the socket. */
+  readonly id: number;
+  readonly openedAt: number;
+  /** This connection's own maxAge, drawn once with jitter. */
+  readonly ageLimit: number;
+  /** Requests seen on the connection so far. */
+  requests: number;
+  /** Requests whose response has not finished yet (more than one when pipelined). */
+  inFlight: number;
+  /** Our idle timer is armed on the socket (between a response and the next request). */
+  idleArmed: boolean;
+  /** Why the server decided to close, once it has; `undefined` while kept alive. */
+  closeReason: CloseReason | undefined;
+  /** The idle timer fired (Node then destroys the socket, unless a server 'timeout' listener took over). */
+  timedOut: boolean;
+}
+
+/** Ids are unique per process, so two policies (or two servers) never repeat one. */
+let lastConnectionId = 0;
+const connectionIds = new WeakMap<Socket, number>();
+
+function connectionIdOf(socket: Socket): number {
+  let id = connectionIds.get(socket);
+  if (id === undefined) {
+    id = ++lastConnectionId;
+    connectionIds.set(socket, id);
+  }
+  return id;
+}
+
+/** The `server.timeout` Node restores when a request starts (`resetSocketTimeout`). */
+function serverTimeoutOf(socket: Socket): number {
+  return (socket as Socket & { server?: { timeout?: number } }).server?.timeout || 0;
+}
+
+/**
+ * Every connection a policy has seen: state in a `WeakMap<Socket, …>` (so nothing
+ * keeps a socket alive) and the open ones in a `Set` for `drain()` to walk; both
+ * are cleared on the socket's `'close'`.
+ */
+export class ConnectionTracker {
+  readonly #states = new WeakMap<Socket, ConnectionState>();
+  readonly open = new Set<Socket>();
+  readonly #options: ResolvedOptions;
+  #accepted = 0;
+  #requests = 0;
+  #reusedRequests = 0;
+  readonly #closed = emptyClosedCounts();
+  /** Called after a tracked connection closed (drain() listens here). */
+  onRelease: ((socket: Socket, state: ConnectionState) => void) | undefined;
+
+  readonly #onSocketClose: (this: Socket, hadError: boolean) => void;
+  readonly #onSocketTimeout: (this: Socket) => void;
+
+  constructor(options: ResolvedOptions) {
+    this.#options = options;
+    const tracker = this;
+    // One listener function per tracker, not per socket: `this` is the socket.
+    this.#onSocketClose = function onSocketClose(this: Socket, hadError: boolean) {
+      tracker.#release(this, hadError);
+    };
+    this.#onSocketTimeout = function onSocketTimeout(this: Socket) {
+      tracker.#timedOut(this);
+    };
+  }
+
+  get(socket: Socket): ConnectionState | undefined {
+    return this.#states.get(socket);
+  }
+
+  /** Starts tracking a socket (at accept with `attach()`, else at its first request). */
+  track(socket: Socket): ConnectionState {
+    const options = this.#options;
+    const now = Date.now();
+    const ageLimit =
+      options.maxAge === Infinity ? Infinity : options.maxAge * (1 - options.maxAgeJitter * Math.random());
+    const state: ConnectionState = {
+      id: connectionIdOf(socket),
+      openedAt: now,
+      ageLimit,
+      requests: 0,
+      inFlight: 0,
+      idleArmed: false,
+      closeReason: undefined,
+      timedOut: false,
+    };
+    this.#states.set(socket, state);
+    this.open.add(socket);
+    this.#accepted++;
+    // Only ever turn Nagle off: a server that asked for it keeps it when noDelay is false.
+    if (options.noDelay) socket.setNoDelay(true);
+    if (options.tcpKeepAlive !== false) socket.setKeepAlive(true, options.tcpKeepAlive);
+    socket.on('close', this.#onSocketClose);
+    socket.on('timeout', this.#onSocketTimeout);
+    if (socket.destroyed) {
+      // Closed before we saw it (a client that vanished mid-request): 'close' may
+      // already have been emitted, so release now.
+      this.#release(socket, false);
+    }
+    return state;
+  }
+
+  /** A request arrived on the connection: count it and stop the idle timer. */
+  requestStarted(socket: Socket, state: ConnectionState): void {
+    if (state.idleArmed) {
+      // Node restores its own value only when it armed the keep-alive timer itself
+      // (never when keepAliveTimeout is 0), so the idle timer is ours to disarm.
+      socket.setTimeout(serverTimeoutOf(socket));
+      state.idleArmed = false;
+      state.timedOut = false;
+    }
+    state.requests++;
+    state.inFlight++;
+    this.#requests++;
+    if (state.requests > 1) this.#reusedRequests++;
+  }
+
+  /**
+   * The connection has nothing in flight and is kept alive: from now on it may sit
+   * idle for `idleTimeout`. `socket.setTimeout` is Node's own inactivity timer: any
+   * byte of a next request resets it, and on expiry Node's HTTP server destroys the
+   * idle socket (a FIN: nothing unread is left on it), unless a `'timeout'`
+   * listener on the server has taken that job over.
+   */
+  armIdle(socket: Socket, state: ConnectionState): void {
+    socket.setTimeout(this.#options.idleTimeout);
+    state.idleArmed = true;
+  }
+
+  /** Counts the close under the first reason that applied. */
+  markClosing(state: ConnectionState, reason: CloseReason): void {
+    state.closeReason ??= reason;
+  }
+
+  #timedOut(socket: Socket): void {
+    const state = this.#states.get(socket);
+    if (state === undefined || !state.idleArmed || state.inFlight > 0) return;
+    state.timedOut = true;
+    if (debug.enabled) {
+      debug('sock#%d close: idle for %d ms (idleTimeout)', state.id, this.#options.idleTimeout);
+    }
+  }
+
+  #release(socket: Socket, hadError: boolean): void {
+    const state = this.#states.get(socket);
+    if (state === undefined) return;
+    this.#states.delete(socket);
+    this.open.delete(socket);
+    socket.removeListener('close', this.#onSocketClose);
+    socket.removeListener('timeout', this.#onSocketTimeout);
+    const reason = state.closeReason ?? (state.timedOut ? 'idleTimeout' : hadError ? 'error' : 'client');
+    this.#closed[reason]++;
+    if (debug.enabled) {
+      debug('sock#%d closed (%s) after %d request(s)', state.id, reason, state.requests);
+    }
+    this.onRelease?.(socket, state);
+  }
+
+  stats(): ConnectionStats {
+    let idle = 0;
+    for (const socket of this.open) {
+      if (this.#states.get(socket)?.inFlight === 0) idle++;
+    }
+    return {
+      open: this.open.size,
+      idle,
+      accepted: this.#accepted,
+      requests: this.#requests,
+      reusedRequests: this.#reusedRequests,
+      closed: { ...this.#closed },
+    };
+  }
+}

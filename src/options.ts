@@ -1,0 +1,240 @@
+import type { IncomingMessage } from 'node:http';
+import { optionError, unknownOptionError } from './errors.js';
+import type { ConnectionInfo } from './info.js';
+
+/** What the policy can answer for one request. */
+export type PolicyAnswer = 'keep-alive' | 'close';
+
+/** Decides per request; `info` describes the connection the request came on. */
+export type PolicyFunction = (req: IncomingMessage, info: ConnectionInfo) => PolicyAnswer;
+
+/** Options of `connectionPolicy()`. All are optional. */
+export interface ConnectionPolicyOptions {
+  /**
+   * `'keep-alive'`: persistence as RFC 9112 §9.3 says. `'close'`: every response
+   * carries `Connection: close` and the server closes after it. A function decides
+   * per request, just before the response head is written.
+   * @default 'keep-alive'
+   */
+  policy?: PolicyAnswer | PolicyFunction | undefined;
+  /**
+   * Milliseconds a kept-alive connection may sit idle between a finished response
+   * and the next request before the server closes it. Keep it above the idle timeout
+   * of whatever sits in front (load balancers commonly use 60 s).
+   * @default 65000
+   */
+  idleTimeout?: number | undefined;
+  /**
+   * The response to the Nth request on one connection carries `Connection: close`
+   * (nginx `keepalive_requests`).
+   * @default Infinity
+   */
+  maxRequests?: number | undefined;
+  /**
+   * The first response after a connection has been open this many milliseconds
+   * carries `Connection: close` (nginx `keepalive_time`, gRPC MaxConnectionAge).
+   * @default Infinity
+   */
+  maxAge?: number | undefined;
+  /**
+   * Each connection's own age limit is drawn uniformly from
+   * `[maxAge × (1 − maxAgeJitter), maxAge]`.
+   * @default 0.1
+   */
+  maxAgeJitter?: number | undefined;
+  /**
+   * Send `Keep-Alive: timeout=T[, max=N]` on kept-alive responses, with T one second
+   * below what the server enforces.
+   * @default true
+   */
+  advertise?: boolean | undefined;
+  /**
+   * Set TCP_NODELAY on each connection. `false` leaves the socket as the server made it.
+   * @default true
+   */
+  noDelay?: boolean | undefined;
+  /**
+   * Enable TCP keep-alive probes with this initial delay (ms), or `false` to leave them off.
+   * @default false
+   */
+  tcpKeepAlive?: number | false | undefined;
+  /**
+   * Add a response header (`true`: `x-connection-id`, or the given name) whose value
+   * is `<connection id>;req=<n>`. For tests and debugging.
+   * @default false
+   */
+  exposeConnectionId?: boolean | string | undefined;
+}
+
+/** The validated, frozen options a policy runs with. */
+export interface ResolvedOptions {
+  readonly policy: PolicyAnswer | PolicyFunction;
+  readonly idleTimeout: number;
+  readonly maxRequests: number;
+  readonly maxAge: number;
+  readonly maxAgeJitter: number;
+  readonly advertise: boolean;
+  readonly noDelay: boolean;
+  readonly tcpKeepAlive: number | false;
+  /** The header name, lower-case, or `false`. */
+  readonly exposeConnectionId: string | false;
+  /** The `timeout=` the `Keep-Alive` header advertises, in seconds. */
+  readonly advertisedTimeout: number;
+}
+
+/**
+ * The defaults, in one place. The README's options table is checked against
+ * this object by test/readme.test.ts.
+ */
+export const DEFAULTS = Object.freeze({
+  policy: 'keep-alive',
+  /** ms. Above the 60 s idle timeout of common load balancers; Node 26's own default. */
+  idleTimeout: 65_000,
+  maxRequests: Infinity,
+  /** ms */
+  maxAge: Infinity,
+  maxAgeJitter: 0.1,
+  advertise: true,
+  noDelay: true,
+  /** ms, or false */
+  tcpKeepAlive: false,
+  exposeConnectionId: false,
+} as const satisfies Required<{ [K in keyof ConnectionPolicyOptions]: unknown }>);
+
+/** The header `exposeConnectionId: true` adds. */
+export const DEFAULT_CONNECTION_ID_HEADER = 'x-connection-id';
+
+const OPTION_NAMES = Object.freeze(Object.keys(DEFAULTS));
+const WHERE = 'connectionPolicy()';
+/** Node's timers hold at most 2^31 − 1 ms; a larger value would fire after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** RFC 9110 §5.1 field-name = token. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * The seconds to advertise for an enforced idle timeout: one second below it, so a
+ * client that honours the hint gives the connection up before the server closes it
+ * and never sends on a socket the server is closing (the keep-alive race).
+ */
+export function advertisedTimeoutFor(idleTimeout: number): number {
+  return Math.max(1, Math.floor(idleTimeout / 1000) - 1);
+}
+
+/**
+ * Validates `options` once and returns a frozen copy with every default filled in.
+ * The caller's object is read, never changed.
+ */
+export function resolveOptions(options: ConnectionPolicyOptions = {}): ResolvedOptions {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw optionError(WHERE, 'ERR_INVALID_ARG_TYPE', 'options', options, 'an object or undefined');
+  }
+  for (const name of Object.keys(options)) {
+    if (!OPTION_NAMES.includes(name)) throw unknownOptionError(WHERE, name, OPTION_NAMES);
+  }
+  const given = <K extends keyof ConnectionPolicyOptions>(name: K) =>
+    options[name] === undefined ? DEFAULTS[name] : options[name];
+
+  const policy = given('policy');
+  if (typeof policy !== 'function' && policy !== 'keep-alive' && policy !== 'close') {
+    throw optionError(
+      WHERE,
+      typeof policy === 'string' ? 'ERR_INVALID_ARG_VALUE' : 'ERR_INVALID_ARG_TYPE',
+      'policy',
+      policy,
+      `'keep-alive', 'close' or a function (req, info) => 'keep-alive' | 'close'`,
+    );
+  }
+
+  const idleTimeout = given('idleTimeout');
+  checkNumber('idleTimeout', idleTimeout, {
+    integer: true,
+    min: 1,
+    max: MAX_TIMER_MS,
+    allowed: `an integer number of milliseconds from 1 to ${MAX_TIMER_MS}`,
+  });
+
+  const maxRequests = given('maxRequests');
+  checkNumber('maxRequests', maxRequests, {
+    integer: true,
+    min: 1,
+    infinity: true,
+    allowed: 'an integer ≥ 1 or Infinity',
+  });
+
+  const maxAge = given('maxAge');
+  checkNumber('maxAge', maxAge, { min: 1, infinity: true, allowed: 'a number of milliseconds ≥ 1 or Infinity' });
+
+  const maxAgeJitter = given('maxAgeJitter');
+  checkNumber('maxAgeJitter', maxAgeJitter, { min: 0, max: 1, allowed: 'a number from 0 to 1' });
+
+  const advertise = given('advertise');
+  checkBoolean('advertise', advertise);
+  const noDelay = given('noDelay');
+  checkBoolean('noDelay', noDelay);
+
+  const tcpKeepAlive = given('tcpKeepAlive');
+  if (tcpKeepAlive !== false) {
+    checkNumber('tcpKeepAlive', tcpKeepAlive, {
+      min: 1,
+      max: MAX_TIMER_MS,
+      allowed: 'false or a number of milliseconds ≥ 1 (the initial delay of the probes)',
+    });
+  }
+
+  const expose = given('exposeConnectionId');
+  let exposeConnectionId: string | false;
+  if (typeof expose === 'boolean') {
+    exposeConnectionId = expose && DEFAULT_CONNECTION_ID_HEADER;
+  } else if (typeof expose === 'string' && TOKEN.test(expose)) {
+    exposeConnectionId = expose.toLowerCase();
+  } else {
+    throw optionError(
+      WHERE,
+      typeof expose === 'string' ? 'ERR_INVALID_ARG_VALUE' : 'ERR_INVALID_ARG_TYPE',
+      'exposeConnectionId',
+      expose,
+      'a boolean or a valid header name (RFC 9110 token)',
+    );
+  }
+
+  return Object.freeze({
+    policy: policy as PolicyAnswer | PolicyFunction,
+    idleTimeout: idleTimeout as number,
+    maxRequests: maxRequests as number,
+    maxAge: maxAge as number,
+    maxAgeJitter: maxAgeJitter as number,
+    advertise: advertise as boolean,
+    noDelay: noDelay as boolean,
+    tcpKeepAlive: tcpKeepAlive as number | false,
+    exposeConnectionId,
+    advertisedTimeout: advertisedTimeoutFor(idleTimeout as number),
+  });
+}
+
+interface NumberRule {
+  integer?: boolean;
+  min: number;
+  max?: number;
+  infinity?: boolean;
+  allowed: string;
+}
+
+function checkNumber(name: string, value: unknown, rule: NumberRule): void {
+  if (typeof value !== 'number') {
+    throw optionError(WHERE, 'ERR_INVALID_ARG_TYPE', name, value, rule.allowed);
+  }
+  if (value === Infinity && rule.infinity) return;
+  const outOfRange =
+    Number.isNaN(value) ||
+    !Number.isFinite(value) ||
+    (rule.integer === true && !Number.isInteger(value)) ||
+    value < rule.min ||
+    (rule.max !== undefined && value > rule.max);
+  if (outOfRange) throw optionError(WHERE, 'ERR_OUT_OF_RANGE', name, value, rule.allowed);
+}
+
+function checkBoolean(name: string, value: unknown): void {
+  if (typeof value !== 'boolean') {
+    throw optionError(WHERE, 'ERR_INVALID_ARG_TYPE', name, value, 'true or false');
+  }
+}

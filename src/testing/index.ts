@@ -1,0 +1,2 @@
+/** express-connection-policy/testing: helpers that prove connection reuse or reset. */
+export {};
