@@ -1,0 +1,66 @@
+import { expect } from 'chai';
+import { RawClient, get } from './helpers/raw.js';
+import { routes, startServer, type TestServer } from './helpers/servers.js';
+import { connectionPolicy } from '../src/index.js';
+
+// `advertise`: Keep-Alive: timeout=T with T = max(1, floor(idleTimeout / 1000) − 1),
+// one second below what the server enforces, so a client that honours it lets go first.
+describe('advertise', () => {
+  let ts: TestServer;
+  let client: RawClient | undefined;
+  afterEach(async () => {
+    client?.destroy();
+    await ts.close();
+  });
+
+  const cases: Array<[number, number]> = [
+    [65_000, 64],
+    [60_000, 59],
+    [5_000, 4],
+    [3_000, 2],
+    [2_500, 1],
+    [1_999, 1],
+    [1_000, 1],
+    [1, 1],
+  ];
+  for (const [idleTimeout, seconds] of cases) {
+    it(`idleTimeout ${idleTimeout} advertises timeout=${seconds}`, async () => {
+      ts = await startServer('http', { idleTimeout }, routes);
+      client = await RawClient.send(ts.port, get('/'));
+      const res = await client.response();
+      expect(res.count('keep-alive')).to.equal(1);
+      expect(res.header('keep-alive')).to.equal(`timeout=${seconds}`);
+      expect(connectionPolicy({ idleTimeout }).options.advertisedTimeout).to.equal(seconds);
+    });
+  }
+
+  it("replaces a handler's own Keep-Alive header rather than adding a second", async () => {
+    ts = await startServer('express5', {}, (req, res) => {
+      res.setHeader('Keep-Alive', 'timeout=999');
+      routes(req, res);
+    });
+    client = await RawClient.send(ts.port, get('/'));
+    const res = await client.response();
+    expect(res.count('keep-alive')).to.equal(1);
+    expect(res.header('keep-alive')).to.equal('timeout=64');
+  });
+
+  it("sends no Keep-Alive header at all with advertise: false (not even Node's)", async () => {
+    ts = await startServer('express5', { advertise: false }, routes, { attach: true });
+    client = await RawClient.send(ts.port, get('/'));
+    const res = await client.response();
+    expect(res.header('connection')).to.equal('keep-alive');
+    expect(res.count('keep-alive')).to.equal(0);
+  });
+
+  it('sends no Keep-Alive header on a response that closes', async () => {
+    ts = await startServer('express5', {}, (req, res) => {
+      res.setHeader('Keep-Alive', 'timeout=5');
+      routes(req, res);
+    });
+    client = await RawClient.send(ts.port, get('/', 'Connection: close'));
+    const res = await client.response();
+    expect(res.header('connection')).to.equal('close');
+    expect(res.count('keep-alive')).to.equal(0);
+  });
+});

@@ -1,0 +1,99 @@
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
+import sinon from 'sinon';
+import { RawClient, get } from './helpers/raw.js';
+import { closeServer, listen } from './helpers/servers.js';
+import { connectionPolicy } from '../src/index.js';
+
+const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
+const TLS_OPTIONS = { key: fixture('localhost-key.pem'), cert: fixture('localhost-cert.pem') };
+
+describe('policy.attach(server)', () => {
+  afterEach(() => sinon.restore());
+
+  it('returns the server, and a second call changes nothing', async () => {
+    const policy = connectionPolicy({ idleTimeout: 10_000 });
+    const server = http.createServer((req, res) => policy(req, res, () => res.end('x')));
+    expect(policy.attach(server)).to.equal(server);
+    const listeners = server.listenerCount('connection');
+    expect(policy.attach(server)).to.equal(server);
+    expect(server.listenerCount('connection')).to.equal(listeners);
+    const port = await listen(server);
+    const c = await RawClient.send(port, get('/'));
+    await c.response();
+    expect(policy.stats()).to.include({ accepted: 1, requests: 1 });
+    c.destroy();
+    await closeServer(server);
+  });
+
+  it('aligns keepAliveTimeout and keeps headersTimeout ≤ requestTimeout', () => {
+    const server = http.createServer();
+    server.requestTimeout = 20_000;
+    server.headersTimeout = 30_000; // Node would silently swap these
+    connectionPolicy({ idleTimeout: 5000 }).attach(server);
+    expect(server.keepAliveTimeout).to.equal(4000);
+    expect(server.headersTimeout).to.equal(20_000);
+    const tiny = http.createServer();
+    connectionPolicy({ idleTimeout: 300 }).attach(tiny);
+    // Never 0, which would switch Node's idle timer off.
+    expect(tiny.keepAliveTimeout).to.equal(1);
+  });
+
+  it('applies noDelay and tcpKeepAlive at accept, before any request', async () => {
+    const noDelay = sinon.spy(net.Socket.prototype, 'setNoDelay');
+    const keepAlive = sinon.spy(net.Socket.prototype, 'setKeepAlive');
+    const policy = connectionPolicy({ tcpKeepAlive: 30_000 });
+    // A server that asked for Nagle: the policy turns it off per connection.
+    const server = policy.attach(http.createServer({ noDelay: false }, (req, res) => res.end()));
+    const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+    const port = await listen(server);
+    const c = await RawClient.connect(port);
+    const socket = await accepted;
+    await new Promise((r) => setImmediate(r));
+    expect(noDelay.calledOn(socket) && noDelay.calledWith(true)).to.equal(true);
+    expect(keepAlive.calledOn(socket) && keepAlive.calledWith(true, 30_000)).to.equal(true);
+    c.destroy();
+    await closeServer(server);
+  });
+
+  it('never turns Nagle back on with noDelay: false', async () => {
+    const noDelay = sinon.spy(net.Socket.prototype, 'setNoDelay');
+    const policy = connectionPolicy({ noDelay: false });
+    const server = policy.attach(http.createServer((req, res) => policy(req, res, () => res.end('x'))));
+    const port = await listen(server);
+    const c = await RawClient.send(port, get('/'));
+    await c.response();
+    expect(noDelay.calledWith(false)).to.equal(false);
+    c.destroy();
+    await closeServer(server);
+  });
+
+  it('tracks HTTPS connections (the TLS socket), and one policy serves two servers', async () => {
+    const policy = connectionPolicy({ exposeConnectionId: true });
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => policy(req, res, () => res.end('x'));
+    const secure = policy.attach(https.createServer(TLS_OPTIONS, handler));
+    const plain = policy.attach(http.createServer(handler));
+    const [securePort, plainPort] = await Promise.all([listen(secure), listen(plain)]);
+
+    const tlsSocket = tls.connect({ port: securePort, host: '127.0.0.1', rejectUnauthorized: false });
+    await new Promise((r) => tlsSocket.once('secureConnect', r));
+    let buf = '';
+    tlsSocket.on('data', (d) => (buf += d));
+    tlsSocket.write(get('/') + get('/'));
+    while ((buf.match(/\r\n\r\nx/g) ?? []).length < 2) await new Promise((r) => setTimeout(r, 5));
+    expect(buf.match(/x-connection-id: (\d+);req=2/)).to.not.equal(null);
+
+    const c = await RawClient.send(plainPort, get('/'));
+    await c.response();
+    expect(policy.stats()).to.include({ accepted: 2, requests: 3, reusedRequests: 1, open: 2 });
+    const drained = await policy.drain();
+    expect(drained).to.deep.equal({ graceful: 2, destroyed: 0 });
+    expect(secure.listening || plain.listening).to.equal(false);
+    tlsSocket.destroy();
+    c.destroy();
+  });
+});

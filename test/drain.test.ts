@@ -1,0 +1,179 @@
+import { expect } from 'chai';
+import http from 'node:http';
+import { RawClient, get } from './helpers/raw.js';
+import { startServer, type TestServer, type Handler } from './helpers/servers.js';
+
+const slowable: Handler = (req, res) => {
+  const ms = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('ms') ?? 0);
+  if (ms < 0) return; // never answers
+  setTimeout(() => res.end('done'), ms);
+};
+
+describe('policy.drain()', () => {
+  let ts: TestServer;
+  const clients: RawClient[] = [];
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.destroy();
+    await ts.close();
+  });
+  const connect = async () => {
+    const c = await RawClient.connect(ts.port);
+    clients.push(c);
+    return c;
+  };
+
+  it('lets an in-flight request finish with Connection: close, then resolves', async () => {
+    ts = await startServer('express5', {}, slowable, { attach: true });
+    const c = await connect();
+    c.write(get('/?ms=200'));
+    await new Promise((r) => setTimeout(r, 50));
+    const drained = ts.policy.drain();
+    const res = await c.response();
+    expect(res.status).to.equal(200);
+    expect(res.body).to.equal('done');
+    expect(res.header('connection')).to.equal('close');
+    expect((await c.closed(2000)).kind).to.equal('fin');
+    expect(await drained).to.deep.equal({ graceful: 1, destroyed: 0 });
+    expect(ts.policy.stats()).to.include({ open: 0 });
+    expect(ts.policy.stats().closed.drain).to.equal(1);
+  });
+
+  it('ends idle connections with a FIN, not a reset, and stops accepting', async () => {
+    ts = await startServer('express5', {}, slowable, { attach: true });
+    const idle = await connect();
+    idle.write(get('/'));
+    await idle.response();
+    const silent = await connect(); // never sends a request
+    const result = await ts.policy.drain();
+    expect(result).to.deep.equal({ graceful: 2, destroyed: 0 });
+    expect((await idle.closed(1000)).kind).to.equal('fin');
+    expect((await silent.closed(1000)).kind).to.equal('fin');
+    expect(ts.server.listening).to.equal(false);
+    const refused = await RawClient.connect(ts.port).then(
+      (c) => (c.destroy(), 'connected'),
+      (err: NodeJS.ErrnoException) => err.code,
+    );
+    expect(refused).to.equal('ECONNREFUSED');
+  });
+
+  it('ends a connection whose keep-alive response was already under way after that response', async () => {
+    ts = await startServer(
+      'express5',
+      {},
+      (req, res) => {
+        res.write('head-');
+        setTimeout(() => res.end('tail'), 150);
+      },
+      { attach: true },
+    );
+    const c = await connect();
+    c.write(get('/'));
+    await new Promise((r) => setTimeout(r, 50));
+    const drained = ts.policy.drain();
+    const res = await c.response();
+    expect(res.header('connection')).to.equal('keep-alive'); // already sent before the drain
+    expect(res.body).to.equal('head-tail');
+    expect((await c.closed(2000)).kind).to.equal('fin');
+    expect(await drained).to.deep.equal({ graceful: 1, destroyed: 0 });
+  });
+
+  it('destroys what is left at the deadline', async () => {
+    ts = await startServer('express5', {}, slowable, { attach: true });
+    const stuck = await connect();
+    stuck.write(get('/?ms=-1'));
+    await new Promise((r) => setTimeout(r, 30));
+    const started = Date.now();
+    const result = await ts.policy.drain({ timeout: 300 });
+    expect(Date.now() - started).to.be.within(240, 600);
+    expect(result).to.deep.equal({ graceful: 0, destroyed: 1 });
+    expect((await stuck.closed(1000)).kind).to.not.equal('open');
+    expect(ts.policy.stats().closed.drain).to.equal(1);
+  });
+
+  it('returns the same promise when called twice', async () => {
+    ts = await startServer('express5', {}, slowable, { attach: true });
+    const first = ts.policy.drain();
+    expect(ts.policy.drain()).to.equal(first);
+    expect(await first).to.deep.equal({ graceful: 0, destroyed: 0 });
+  });
+
+  it('without attach: closes every later response and resolves when the seen connections are gone', async () => {
+    ts = await startServer('http', {}, slowable);
+    const c = await connect();
+    c.write(get('/?ms=100'));
+    await new Promise((r) => setTimeout(r, 20));
+    const drained = ts.policy.drain({ timeout: 2000 });
+    expect((await c.response()).header('connection')).to.equal('close');
+    expect(await drained).to.deep.equal({ graceful: 1, destroyed: 0 });
+    // A new connection is still accepted (the server is not ours to close) but closed after one response.
+    const late = await connect();
+    late.write(get('/'));
+    expect((await late.response()).header('connection')).to.equal('close');
+  });
+
+  it('rejects bad options', () => {
+    return startServer('http', {}, slowable).then((started) => {
+      ts = started;
+      expect(() => ts.policy.drain({ timeout: -1 })).to.throw(RangeError, /"timeout"/);
+      expect(() => ts.policy.drain({ timeout: '5' as unknown as number })).to.throw(TypeError, /"timeout"/);
+      expect(() => ts.policy.drain({ timeot: 5 } as never)).to.throw(TypeError, /did you mean "timeout"/);
+    });
+  });
+
+  it('loses no request that reached a handler, under continuous keep-alive load', async function () {
+    this.timeout(15_000);
+    const handled = new Set<string>();
+    const answered = new Set<string>();
+    ts = await startServer(
+      'express5',
+      {},
+      (req, res) => {
+        const id = String(req.headers['x-req']);
+        handled.add(id);
+        setTimeout(() => res.end(id), Math.random() * 20);
+      },
+      { attach: true },
+    );
+    const failures: Array<{ id: string; error: string }> = [];
+    let stop = false;
+    let sent = 0;
+    const lane = async (lane: number) => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      for (let i = 0; !stop && i < 2000; i++) {
+        const id = `${lane}-${i}`;
+        sent++;
+        try {
+          await new Promise<void>((resolve, reject) => {
+            const req = http.get({ host: '127.0.0.1', port: ts.port, agent, headers: { 'x-req': id } }, (res) => {
+              let body = '';
+              res.on('data', (d) => (body += d));
+              res.on('end', () => (body === id ? (answered.add(id), resolve()) : reject(new Error(`bad body ${body}`))));
+              res.on('error', reject);
+            });
+            req.on('error', reject);
+          });
+        } catch (err) {
+          failures.push({ id, error: (err as NodeJS.ErrnoException).code ?? String(err) });
+          if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') break;
+        }
+        await new Promise((r) => setTimeout(r, Math.random() * 5));
+      }
+      agent.destroy();
+    };
+    const lanes = Array.from({ length: 8 }, (_, i) => lane(i));
+    await new Promise((r) => setTimeout(r, 800));
+    const before = ts.policy.stats().requests;
+    const started = Date.now();
+    const result = await ts.policy.drain({ timeout: 5000 });
+    const took = Date.now() - started;
+    stop = true;
+    await Promise.all(lanes);
+    const lost = failures.filter((f) => handled.has(f.id));
+    expect(lost, JSON.stringify(lost)).to.deep.equal([]);
+    expect(before).to.be.greaterThan(50);
+    expect(result.destroyed).to.equal(0);
+    expect(took).to.be.below(5000);
+    expect(ts.policy.stats().open).to.equal(0);
+    expect(answered.size).to.equal(handled.size);
+  });
+});

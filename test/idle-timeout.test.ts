@@ -1,0 +1,102 @@
+import { expect } from 'chai';
+import { RawClient, get } from './helpers/raw.js';
+import { FLAVORS, routes, startServer, type TestServer } from './helpers/servers.js';
+
+// `idleTimeout`: enforced per socket by the middleware itself. Bounds are generous
+// (0.8×–2× the configured value): these tests check behaviour, not speed.
+const IDLE = 400;
+
+for (const flavor of FLAVORS) {
+  describe(`idleTimeout (${flavor})`, () => {
+    let ts: TestServer;
+    let client: RawClient | undefined;
+    afterEach(async () => {
+      client?.destroy();
+      await ts.close();
+    });
+
+    it('closes an idle kept-alive connection with a FIN after idleTimeout', async () => {
+      ts = await startServer(flavor, { idleTimeout: IDLE }, routes);
+      client = await RawClient.send(ts.port, get('/'));
+      await client.response();
+      const closed = await client.closed(IDLE * 3);
+      expect(closed.kind).to.equal('fin');
+      expect(closed.afterMs).to.be.within(IDLE * 0.8, IDLE * 2);
+      await waitFor(() => ts.policy.stats().open === 0);
+      expect(ts.policy.stats().closed.idleTimeout).to.equal(1);
+    });
+
+    it("overrides Node's shorter keepAliveTimeout (the 5 s default of Node 20–24)", async () => {
+      ts = await startServer(flavor, { idleTimeout: 1500 }, routes, {
+        configure: (server) => {
+          server.keepAliveTimeout = 200;
+        },
+      });
+      client = await RawClient.send(ts.port, get('/'));
+      await client.response();
+      // Node alone would close at 200 + 1000 ms.
+      const closed = await client.closed(3000);
+      expect(closed.kind).to.equal('fin');
+      expect(closed.afterMs).to.be.within(1500 * 0.8, 1500 * 2);
+    });
+
+    it('does not cut a slow next request short (also with keepAliveTimeout 0)', async () => {
+      ts = await startServer(flavor, { idleTimeout: 300 }, routes, {
+        configure: (server) => {
+          server.keepAliveTimeout = 0;
+        },
+      });
+      client = await RawClient.send(ts.port, get('/'));
+      await client.response();
+      client.write(get('/?ms=700'));
+      const res = await client.response({ timeoutMs: 3000 });
+      expect(res.status).to.equal(200);
+      const closed = await client.closed(2000);
+      expect(closed.kind).to.equal('fin');
+      expect(closed.afterMs).to.be.within(300 * 0.8, 300 * 2);
+    });
+
+    it('restarts the idle period after every response', async () => {
+      ts = await startServer(flavor, { idleTimeout: IDLE }, routes);
+      client = await RawClient.connect(ts.port);
+      for (let i = 0; i < 3; i++) {
+        client.write(get('/'));
+        await client.response();
+        await new Promise((r) => setTimeout(r, IDLE * 0.6));
+      }
+      client.write(get('/'));
+      expect((await client.response()).status).to.equal(200);
+      expect(ts.accepted).to.equal(1);
+    });
+  });
+}
+
+describe('idleTimeout with attach()', () => {
+  let ts: TestServer;
+  let client: RawClient | undefined;
+  afterEach(async () => {
+    client?.destroy();
+    await ts.close();
+  });
+
+  it('times out a connection that never sends a request', async () => {
+    ts = await startServer('express5', { idleTimeout: IDLE }, routes, { attach: true });
+    client = await RawClient.connect(ts.port);
+    const closed = await client.closed(IDLE * 3);
+    expect(closed.kind).to.equal('fin');
+    expect(closed.afterMs).to.be.within(IDLE * 0.8, IDLE * 2);
+  });
+
+  it("sets Node's keepAliveTimeout so that Node's own close also lands at idleTimeout", async () => {
+    ts = await startServer('http', { idleTimeout: 65_000 }, routes, { attach: true });
+    expect(ts.server.keepAliveTimeout).to.equal(64_000);
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -1,0 +1,63 @@
+import { expect } from 'chai';
+import { RawClient, get } from './helpers/raw.js';
+import { FLAVORS, routes, startServer, type TestServer } from './helpers/servers.js';
+
+// SPEC §1 rule 7: pipelined requests are answered in order; after a closing
+// response, nothing more is written on the connection.
+for (const flavor of FLAVORS) {
+  describe(`pipelining (${flavor})`, () => {
+    let ts: TestServer;
+    let client: RawClient | undefined;
+    afterEach(async () => {
+      client?.destroy();
+      await ts.close();
+    });
+
+    it('answers three pipelined requests in order on one connection', async () => {
+      ts = await startServer(flavor, { exposeConnectionId: true }, routes);
+      client = await RawClient.send(ts.port, get('/a?ms=60') + get('/b') + get('/c?ms=20'));
+      const responses = [await client.response(), await client.response(), await client.response()];
+      expect(responses.map((r) => r.header('x-connection-id')?.split(';')[1])).to.deep.equal([
+        'req=1',
+        'req=2',
+        'req=3',
+      ]);
+      expect(responses.every((r) => r.header('connection') === 'keep-alive')).to.equal(true);
+      expect((await client.closed(200)).kind).to.equal('open');
+    });
+
+    it('stops after a response that closes: the third request gets no response and no handler', async () => {
+      const handled: string[] = [];
+      ts = await startServer(flavor, {}, (req, res) => {
+        handled.push(req.url ?? '');
+        routes(req, res);
+      });
+      client = await RawClient.send(ts.port, get('/a?ms=30') + get('/b?connection=close') + get('/c'));
+      const first = await client.response();
+      const second = await client.response();
+      expect(first.header('connection')).to.equal('keep-alive');
+      expect(second.header('connection')).to.equal('close');
+      expect((await client.closed(2000)).kind).to.equal('fin');
+      expect(client.rest).to.equal('');
+      // /c arrived before /b's decision was taken (handlers run concurrently), so it
+      // may have run; what matters is that nothing was written for it.
+      expect(handled.slice(0, 2)).to.deep.equal(['/a?ms=30', '/b?connection=close']);
+      expect(ts.policy.stats().open).to.equal(0);
+    });
+
+    it('does not run the handler of a request queued behind a decided close', async () => {
+      const handled: string[] = [];
+      ts = await startServer(flavor, { maxRequests: 1 }, (req, res) => {
+        handled.push(req.url ?? '');
+        routes(req, res);
+      });
+      client = await RawClient.connect(ts.port);
+      // The first response is decided (and written) before the second request arrives.
+      client.write(get('/one'));
+      const first = await client.response();
+      expect(first.header('connection')).to.equal('close');
+      expect((await client.closed(2000)).kind).to.equal('fin');
+      expect(handled).to.deep.equal(['/one']);
+    });
+  });
+}
