@@ -34,13 +34,15 @@ for (const [name, express] of [['express5', express5], ['express4', express4]]) 
     }).on('error', reject)));
   }
   agent.destroy();
+  const report = await testing.expectReusedConnection(server, { requests: 3 });
   await policy.drain();
-  console.log(name, JSON.stringify(heads), typeof testing);
+  console.log(name, JSON.stringify(heads), report.sockets, typeof testing);
 }
 `;
 const CONSUMER_CJS = `
 const { connectionPolicy } = require('express-connection-policy');
 const testing = require('express-connection-policy/testing');
+if (typeof testing.expectReusedConnection !== 'function') throw new Error('no helpers');
 const express = require('express4');
 const app = express();
 app.use(connectionPolicy({ policy: 'close' }));
@@ -110,7 +112,9 @@ describe('the packed package (npm pack → fresh project)', () => {
     const { stdout } = await run(process.execPath, ['esm.mjs'], { cwd: dir, timeout: 20_000 });
     for (const name of ['express5', 'express4']) {
       const line = stdout.split('\n').find((l) => l.startsWith(name))!;
-      const heads = JSON.parse(line.split(' ')[1]!) as string[][];
+      const [, json, sockets] = line.split(' ');
+      const heads = JSON.parse(json!) as string[][];
+      expect(sockets).to.equal('1');
       expect(heads[0]!.slice(0, 2)).to.deep.equal(['keep-alive', 'timeout=64']);
       expect(heads[1]![2]).to.match(/;req=2$/);
       expect(line.endsWith('object')).to.equal(true);

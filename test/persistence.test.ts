@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { RawClient, get, request } from './helpers/raw.js';
+import { expectResetConnection, expectReusedConnection } from '../src/testing/index.js';
 import { FLAVORS, routes, startServer, type TestServer } from './helpers/servers.js';
 
 // SPEC §1 rules 1–5 on the wire, for Express 5, Express 4 and plain node:http.
@@ -50,6 +51,21 @@ for (const flavor of FLAVORS) {
         expect(res.status).to.equal(204);
         expect(res.header('connection')).to.equal('keep-alive');
         expect((await c.closed(200)).kind).to.equal('open');
+      });
+    });
+
+    describe('as a keep-alive client sees it', () => {
+      it("reuses one connection under 'keep-alive'", async () => {
+        ts = await startServer(flavor, {}, routes);
+        const report = await expectReusedConnection(ts.server, { requests: 5 });
+        expect(ts.accepted).to.equal(1);
+        expect(report.requests.every((r) => r.keepAlive === 'timeout=64')).to.equal(true);
+      });
+
+      it("uses a new connection per request under 'close'", async () => {
+        ts = await startServer(flavor, { policy: 'close' }, routes);
+        await expectResetConnection(ts.server, { requests: 5 });
+        expect(ts.accepted).to.equal(5);
       });
     });
 

@@ -1,0 +1,234 @@
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import express from 'express';
+import request from 'supertest';
+import { closeServer, listen } from './helpers/servers.js';
+import { connectionPolicy, type ConnectionPolicyOptions } from '../src/index.js';
+import {
+  expectResetConnection,
+  expectReusedConnection,
+  probeConnections,
+  type ConnectionReport,
+} from '../src/testing/index.js';
+
+function app(options: ConnectionPolicyOptions = {}) {
+  const a = express();
+  a.use(connectionPolicy(options));
+  a.all('/', (req, res) => void res.send('ok'));
+  a.post('/echo', express.text(), (req, res) => void res.send(req.body as string));
+  return a;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as Error & { code?: string };
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('express-connection-policy/testing', () => {
+  const servers: http.Server[] = [];
+  const started = async (server: http.Server) => {
+    servers.push(server);
+    await listen(server);
+    return server;
+  };
+  afterEach(async () => {
+    for (const s of servers.splice(0)) await closeServer(s);
+  });
+
+  describe('expectReusedConnection(target)', () => {
+    it('passes for the keep-alive policy through a supertest agent of a listening server', async () => {
+      const server = await started(http.createServer(app({ exposeConnectionId: true })));
+      const report = await expectReusedConnection(request.agent(server));
+      expect(report.sockets).to.equal(1);
+      expect(report.requests.map((r) => r.reused)).to.deep.equal([false, true, true]);
+      expect(report.requests.map((r) => r.serverConnection?.split(';')[1])).to.deep.equal(['req=1', 'req=2', 'req=3']);
+      expect(report.serverConnections).to.equal(1);
+      expect(report.requests[0]).to.include({ status: 200, connection: 'keep-alive', keepAlive: 'timeout=64' });
+    });
+
+    it('starts and stops an app nobody started (request.agent(app))', async () => {
+      const a = app();
+      const agent = request.agent(a);
+      const report = await expectReusedConnection(agent, { requests: 4 });
+      expect(report.sockets).to.equal(1);
+      expect((agent as unknown as { app: http.Server }).app.listening).to.equal(false);
+    });
+
+    it('takes an http.Server that is not listening, an Express app, or a URL string', async () => {
+      const idle = http.createServer(app());
+      await expectReusedConnection(idle);
+      expect(idle.listening).to.equal(false);
+      await expectReusedConnection(app());
+      const server = await started(http.createServer(app()));
+      const { port } = server.address() as net.AddressInfo;
+      await expectReusedConnection(`http://127.0.0.1:${port}/`);
+    });
+
+    it('sends method, path, headers and body as asked, and replays headers set on the agent', async () => {
+      const seen: Array<[string, string, string | undefined, string | undefined]> = [];
+      const a = express();
+      a.use(connectionPolicy());
+      a.post('/echo', express.text(), (req, res) => {
+        seen.push([req.method, req.url, req.get('x-probe'), req.get('x-agent')]);
+        res.send(req.body as string);
+      });
+      const agent = request.agent(await started(http.createServer(a))).set('x-agent', 'yes');
+      await expectReusedConnection(agent, {
+        method: 'post',
+        path: '/echo',
+        headers: { 'x-probe': '1', 'content-type': 'text/plain' },
+        body: 'hello',
+        requests: 2,
+      });
+      expect(seen).to.deep.equal([
+        ['POST', '/echo', '1', 'yes'],
+        ['POST', '/echo', '1', 'yes'],
+      ]);
+    });
+
+    it("passes for a plain node:http server (Node's own keep-alive)", async () => {
+      const server = await started(http.createServer((req, res) => res.end('plain')));
+      await expectReusedConnection(server);
+    });
+
+    it('fails for the close policy with a readable request-by-request table', async () => {
+      const server = await started(http.createServer(app({ policy: 'close', exposeConnectionId: true })));
+      const err = await rejection(expectReusedConnection(server));
+      expect(err.name).to.equal('AssertionError');
+      expect(err.code).to.equal('ERR_ASSERTION');
+      // The exact text, with the timings and server ids (which vary) masked.
+      const masked = err.message
+        .replace(/\d+;req=1/g, 'N;req=1')
+        .replace(/ +\d+\.\d$/gm, ' 0.0')
+        .replace(/(server id)  ms$/m, '$1  ms');
+      expect(masked).to.equal(
+        [
+          'expected all 3 requests to reuse one connection, but 2 of 2 later requests did not (3 sockets used; the server answered "Connection: close")',
+          '',
+          '  req  status  socket  reused  connection  keep-alive  server id  ms',
+          '  #1   200     sock#1  new     close       -           N;req=1 0.0',
+          '  #2   200     sock#2  new     close       -           N;req=1 0.0',
+          '  #3   200     sock#3  new     close       -           N;req=1 0.0',
+        ].join('\n'),
+      );
+    });
+
+    it('fails when a server drops connections mid-way without saying so', async () => {
+      let served = 0;
+      const server = await started(
+        http.createServer((req, res) => {
+          served++;
+          res.end('x', () => {
+            if (served === 2) req.socket.destroy();
+          });
+        }),
+      );
+      const err = await rejection(expectReusedConnection(server, { requests: 4 }));
+      expect(err.name).to.equal('AssertionError');
+      expect(err.message).to.match(/2 of 3 later requests did not \(2 sockets used\)/);
+      expect(err.message).to.match(/#3 +200 +sock#2 +new/);
+    });
+  });
+
+  describe('expectResetConnection(target)', () => {
+    it('passes for the close policy', async () => {
+      const report = await expectResetConnection(request.agent(app({ policy: 'close' })), { requests: 5 });
+      expect(report.sockets).to.equal(5);
+      expect(report.requests.every((r) => r.connection === 'close')).to.equal(true);
+    });
+
+    it('fails for the keep-alive policy', async () => {
+      const err = await rejection(expectResetConnection(app()));
+      expect(err.name).to.equal('AssertionError');
+      expect(err.message).to.match(/^expected each of 3 requests to use a new connection, but 2 of 3 reused one \(1 socket used\)/);
+      expect(err.message).to.match(/#2 +200 +sock#1 +reused +keep-alive +timeout=64/);
+    });
+  });
+
+  describe('probeConnections(target)', () => {
+    it('reports ceil(n / 2) sockets for maxRequests: 2', async () => {
+      const report: ConnectionReport = await probeConnections(app({ maxRequests: 2 }), { requests: 5 });
+      expect(report.sockets).to.equal(3);
+      expect(report.requests.map((r) => r.socket)).to.deep.equal([1, 1, 2, 2, 3]);
+      expect(report.requests.map((r) => r.keepAlive)).to.deep.equal(['timeout=64, max=1', undefined, 'timeout=64, max=1', undefined, 'timeout=64, max=1']);
+    });
+
+    it('notes where the client and server views disagree (a proxy in between)', async () => {
+      const upstream = await started(http.createServer(app({ exposeConnectionId: true })));
+      const upstreamPort = (upstream.address() as net.AddressInfo).port;
+      // A proxy that keeps the client's connection but opens a new upstream one per request.
+      const proxy = await started(
+        http.createServer((req, res) => {
+          const out = http.request(
+            { host: '127.0.0.1', port: upstreamPort, path: req.url, method: req.method, agent: false },
+            (up) => {
+              res.writeHead(up.statusCode ?? 502, { 'x-connection-id': String(up.headers['x-connection-id']) });
+              up.pipe(res);
+            },
+          );
+          req.pipe(out);
+        }),
+      );
+      const report = await probeConnections(proxy);
+      expect(report.sockets).to.equal(1);
+      expect(report.serverConnections).to.equal(3);
+      expect(report.disagreement).to.match(/#2 same client socket, new server connection.*a proxy in between/);
+    });
+
+    it('runs probes in parallel without them interfering', async () => {
+      const server = await started(http.createServer(app({ exposeConnectionId: true })));
+      const reports = await Promise.all([1, 2, 3].map(() => probeConnections(server, { requests: 4 })));
+      for (const r of reports) expect(r.sockets).to.equal(1);
+      const ids = reports.map((r) => r.requests[0]!.serverConnection!.split(';')[0]);
+      expect(new Set(ids).size).to.equal(3);
+    });
+
+    it('rejects with the underlying error when the target is not reachable or not HTTP', async () => {
+      const free = await started(http.createServer());
+      const { port } = free.address() as net.AddressInfo;
+      await closeServer(free);
+      servers.length = 0;
+      const refused = await rejection(probeConnections(`http://127.0.0.1:${port}/`));
+      expect(refused.code).to.equal('ECONNREFUSED');
+
+      const garbage = net.createServer((socket) => socket.resume().end('SSH-2.0-OpenSSH_9.2\r\n'));
+      await new Promise<void>((r) => garbage.listen(0, '127.0.0.1', () => r()));
+      try {
+        const notHttp = await rejection(expectReusedConnection(`http://127.0.0.1:${(garbage.address() as net.AddressInfo).port}/`));
+        expect(notHttp.name).to.not.equal('AssertionError');
+        expect(notHttp.code).to.match(/^HPE_/);
+      } finally {
+        await new Promise((r) => garbage.close(r));
+      }
+    });
+
+    it('rejects bad options with a clear error', async () => {
+      expect(await rejection(probeConnections(app(), { requests: 1 }))).to.be.instanceOf(RangeError).with.property('message').that.matches(/"requests" must be an integer ≥ 2; got 1/);
+      expect(await rejection(probeConnections(app(), { requests: 2.5 }))).to.be.instanceOf(RangeError);
+      expect(await rejection(probeConnections(app(), { method: 'GE T' }))).to.be.instanceOf(TypeError).with.property('message').that.matches(/"method"/);
+      expect(await rejection(probeConnections(app(), { path: 'no-slash' }))).to.be.instanceOf(TypeError).with.property('message').that.matches(/"path"/);
+      expect(await rejection(probeConnections(app(), { body: 5 as unknown as string }))).to.be.instanceOf(TypeError);
+      expect(await rejection(probeConnections(app(), { request: 3 } as never))).to.be.instanceOf(TypeError).with.property('message').that.matches(/did you mean "requests"/);
+      expect(await rejection(probeConnections(42 as never))).to.be.instanceOf(TypeError).with.property('message').that.matches(/probe target must be/);
+    });
+  });
+
+  it('works from node:test as well as mocha', async function () {
+    this.timeout(30_000);
+    const file = fileURLToPath(new URL('./fixtures/node-test-usage.ts', import.meta.url));
+    const output = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', file], { timeout: 25_000 }, (err, stdout) =>
+        err ? reject(new Error(`${err.message}\n${stdout}`)) : resolve(stdout),
+      );
+    });
+    expect(output).to.match(/# pass 2/);
+    expect(output).to.match(/# fail 0/);
+  });
+});
