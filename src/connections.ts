@@ -97,6 +97,7 @@ export class ConnectionTracker {
     // Only ever turn Nagle off: a server that asked for it keeps it when noDelay is false.
     if (options.noDelay) socket.setNoDelay(true);
     if (options.tcpKeepAlive !== false) socket.setKeepAlive(true, options.tcpKeepAlive);
+    if (debug.enabled) debug('sock#%d opened by %s:%d', state.id, socket.remoteAddress, socket.remotePort);
     socket.on('close', this.#onSocketClose);
     socket.on('timeout', this.#onSocketTimeout);
     if (socket.destroyed) {

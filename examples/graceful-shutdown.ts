@@ -1,0 +1,68 @@
+// Graceful shutdown the way Kubernetes stops a pod: SIGTERM → drain() → exit.
+//
+//   node --import tsx examples/graceful-shutdown.ts [--port 3000] [--drain-timeout 10000]
+//   kill -TERM <pid>
+//
+// While draining, every response says `Connection: close`, idle keep-alive
+// connections are ended with a FIN, in-flight requests finish, and the process
+// exits once the last connection is gone (or at the deadline).
+import express from 'express';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import { connectionPolicy, type ConnectionStats } from '../src/index.js';
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: process.env.PORT ?? '3000' },
+    'drain-timeout': { type: 'string', default: '10000' },
+  },
+});
+
+const policy = connectionPolicy({ idleTimeout: 65_000 });
+const app = express();
+app.use(policy);
+app.get('/', (req, res) => void res.send('hello\n'));
+app.get('/slow', (req, res) => {
+  setTimeout(() => res.send('slow hello\n'), Number(req.query.ms ?? 500));
+});
+// Observability: the policy's counters in the Prometheus text format.
+app.get('/metrics', (req, res) => void res.type('text/plain; version=0.0.4').send(prometheusText(policy.stats())));
+
+const server = policy.attach(app.listen(Number(values.port), '127.0.0.1'));
+server.on('listening', () => {
+  console.log(`listening on http://127.0.0.1:${(server.address() as AddressInfo).port} (pid ${process.pid})`);
+});
+
+async function shutdown(signal: string): Promise<void> {
+  console.log(`${signal}: draining (${policy.stats().open} connection(s) open)`);
+  const { graceful, destroyed } = await policy.drain({ timeout: Number(values['drain-timeout']) });
+  console.log(`drained: ${graceful} graceful, ${destroyed} destroyed`);
+  process.exit(0);
+}
+process.once('SIGTERM', () => void shutdown('SIGTERM'));
+process.once('SIGINT', () => void shutdown('SIGINT'));
+
+/** A few lines turn `stats()` into Prometheus metrics. */
+export function prometheusText(s: ConnectionStats): string {
+  const lines = [
+    '# HELP http_connections_open HTTP connections open now.',
+    '# TYPE http_connections_open gauge',
+    `http_connections_open ${s.open}`,
+    '# HELP http_connections_idle Open HTTP connections idle between requests.',
+    '# TYPE http_connections_idle gauge',
+    `http_connections_idle ${s.idle}`,
+    '# HELP http_connections_accepted_total HTTP connections accepted.',
+    '# TYPE http_connections_accepted_total counter',
+    `http_connections_accepted_total ${s.accepted}`,
+    '# HELP http_requests_total HTTP requests received.',
+    '# TYPE http_requests_total counter',
+    `http_requests_total ${s.requests}`,
+    '# HELP http_requests_reused_total HTTP requests served on a reused connection.',
+    '# TYPE http_requests_reused_total counter',
+    `http_requests_reused_total ${s.reusedRequests}`,
+    '# HELP http_connections_closed_total HTTP connections closed, by reason.',
+    '# TYPE http_connections_closed_total counter',
+    ...Object.entries(s.closed).map(([reason, n]) => `http_connections_closed_total{reason="${reason}"} ${n}`),
+  ];
+  return lines.join('\n') + '\n';
+}
