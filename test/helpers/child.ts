@@ -16,6 +16,7 @@ export interface Child {
 export function runTs(relativePath: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Child {
   const file = fileURLToPath(new URL(`../../${relativePath}`, import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
+    cwd: fileURLToPath(new URL('../..', import.meta.url)),
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
