@@ -10,7 +10,8 @@
 //   npm start -- --requests 40 --rounds 2
 import { parseArgs } from 'node:util';
 import { ALL_CLIENTS, type HttpClient } from './lib/clients.js';
-import { startEchoServer, type EchoServer } from './lib/echo.js';
+import { compareAlternating } from './lib/compare.js';
+import { startEchoServer, type ServerProcess } from './lib/server-process.js';
 import { fmt, percentile, table } from './lib/measure.js';
 
 const { values } = parseArgs({
@@ -40,20 +41,14 @@ interface Result {
   connections?: Record<'keep-alive' | 'close', number>;
 }
 
-async function measure(client: HttpClient, servers: Record<'keep-alive' | 'close', EchoServer>): Promise<Result> {
+async function measure(client: HttpClient, servers: Record<'keep-alive' | 'close', ServerProcess>): Promise<Result> {
   const skipped = client.unavailable();
   if (skipped) return { client: client.name, skipped };
-  const ms = { 'keep-alive': [] as number[], close: [] as number[] };
-  const connections = { 'keep-alive': 0, close: 0 };
-  for (const policy of ['keep-alive', 'close'] as const) await client.run(servers[policy].url, 5); // warm-up
-  for (let round = 0; round < rounds; round++) {
-    for (const policy of ['keep-alive', 'close'] as const) {
-      const before = (await servers[policy].stats()).accepted;
-      ms[policy].push(...(await client.run(servers[policy].url, perRound)));
-      connections[policy] += (await servers[policy].stats()).accepted - before;
-    }
-    progress(`  ${client.name}: round ${round + 1}/${rounds}`);
-  }
+  const { ms, connections } = await compareAlternating(client, servers, {
+    rounds,
+    perRound,
+    onRound: (round) => progress(`  ${client.name}: round ${round}/${rounds}`),
+  });
   return { client: client.name, ms, connections };
 }
 

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { debug } from './debug.js';
+import { nodeIdleTimerOf, serverOf } from './server.js';
 import type { ResolvedOptions } from './options.js';
 import { emptyClosedCounts, type CloseReason, type ConnectionStats } from './stats.js';
 
@@ -16,6 +17,8 @@ export interface ConnectionState {
   inFlight: number;
   /** Our idle timer is armed on the socket (between a response and the next request). */
   idleArmed: boolean;
+  /** Node will not disarm that timer itself when the next request starts. */
+  disarmOnRequest: boolean;
   /** Why the server decided to close, once it has; `undefined` while kept alive. */
   closeReason: CloseReason | undefined;
   /** The idle timer fired (Node then destroys the socket, unless a server 'timeout' listener took over). */
@@ -33,11 +36,6 @@ function connectionIdOf(socket: Socket): number {
     connectionIds.set(socket, id);
   }
   return id;
-}
-
-/** The `server.timeout` Node restores when a request starts (`resetSocketTimeout`). */
-function serverTimeoutOf(socket: Socket): number {
-  return (socket as Socket & { server?: { timeout?: number } }).server?.timeout || 0;
 }
 
 /**
@@ -88,6 +86,7 @@ export class ConnectionTracker {
       requests: 0,
       inFlight: 0,
       idleArmed: false,
+      disarmOnRequest: false,
       closeReason: undefined,
       timedOut: false,
     };
@@ -111,9 +110,8 @@ export class ConnectionTracker {
   /** A request arrived on the connection: count it and stop the idle timer. */
   requestStarted(socket: Socket, state: ConnectionState): void {
     if (state.idleArmed) {
-      // Node restores its own value only when it armed the keep-alive timer itself
-      // (never when keepAliveTimeout is 0), so the idle timer is ours to disarm.
-      socket.setTimeout(serverTimeoutOf(socket));
+      // Restore what Node would (`server.timeout`), where Node will not do it itself.
+      if (state.disarmOnRequest) socket.setTimeout(serverOf(socket)?.timeout || 0);
       state.idleArmed = false;
       state.timedOut = false;
     }
@@ -129,10 +127,16 @@ export class ConnectionTracker {
    * byte of a next request resets it, and on expiry Node's HTTP server destroys the
    * idle socket (a FIN: nothing unread is left on it), unless a `'timeout'`
    * listener on the server has taken that job over.
+   *
+   * After a response Node has just armed the same timer with its own value, and
+   * disarms it when the next request starts. Where that value already is
+   * `idleTimeout` (an attached server) there is nothing to do on either side.
    */
-  armIdle(socket: Socket, state: ConnectionState): void {
-    socket.setTimeout(this.#options.idleTimeout);
+  armIdle(socket: Socket, state: ConnectionState, afterResponse: boolean): void {
+    const nodeTimer = afterResponse ? nodeIdleTimerOf(serverOf(socket)) : 0;
+    if (nodeTimer !== this.#options.idleTimeout) socket.setTimeout(this.#options.idleTimeout);
     state.idleArmed = true;
+    state.disarmOnRequest = nodeTimer === 0;
   }
 
   /** Counts the close under the first reason that applied. */

@@ -14,12 +14,14 @@ export interface ConnectionInfo {
 
 /**
  * Per request, not per socket: with pipelining several requests of one
- * connection are in flight at once, each with its own ordinal.
+ * connection are in flight at once, each with its own ordinal. A module-private
+ * symbol property (not a string-named one) keeps it out of everybody's way.
  */
-const infoByRequest = new WeakMap<IncomingMessage, ConnectionInfo>();
+const kInfo = Symbol('connection-policy info');
+type WithInfo = IncomingMessage & { [kInfo]?: ConnectionInfo };
 
 export function setConnectionInfo(req: IncomingMessage, info: ConnectionInfo): void {
-  infoByRequest.set(req, info);
+  (req as WithInfo)[kInfo] = info;
 }
 
 /**
@@ -27,5 +29,5 @@ export function setConnectionInfo(req: IncomingMessage, info: ConnectionInfo): v
  * or `undefined` for one that did not.
  */
 export function connectionInfo(req: IncomingMessage): ConnectionInfo | undefined {
-  return infoByRequest.get(req);
+  return (req as WithInfo | undefined)?.[kInfo];
 }

@@ -27,6 +27,16 @@ export interface ConnectionPolicy {
   readonly options: ResolvedOptions;
 }
 
+/** What a policy keeps about one request/response pair. */
+interface Exchange {
+  req: IncomingMessage;
+  socket: Socket;
+  state: ConnectionState;
+  info: ConnectionInfo;
+  /** The decision taken for the response: keep the connection. */
+  keepAlive: boolean;
+}
+
 /** Statuses and methods whose responses have no body, so need no length to be delimited. */
 function isBodyless(req: IncomingMessage, res: ServerResponse): boolean {
   const status = res.statusCode;
@@ -42,6 +52,9 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
   const tracker = new ConnectionTracker(resolved);
   const servers = new Set<HttpServer>();
   let drainPromise: Promise<DrainResult> | undefined;
+  // Per policy, so two policies on one app never read each other's record.
+  const kExchange = Symbol('connection-policy exchange');
+  type ExchangeCarrier = ServerResponse & { [kExchange]?: Exchange };
   const policy = resolved.policy;
   const askPolicy =
     typeof policy === 'function'
@@ -52,7 +65,7 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
     if (tracker.get(socket) !== undefined) return;
     const state = tracker.track(socket);
     // A connection that never sends a request is idle from the start.
-    if (!socket.destroyed) tracker.armIdle(socket, state);
+    if (!socket.destroyed) tracker.armIdle(socket, state, false);
   }
 
   /** Decides just before the head is written, when every handler has had its say. */
@@ -135,24 +148,33 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
       openedAt: state.openedAt,
     });
     setConnectionInfo(req, info);
-
-    let keepAlive = false;
-    onHeaders(res, function onResponseHeaders(this: ServerResponse) {
-      keepAlive = applyDecision(req, this, socket, state, info).keepAlive;
-    });
-    res.once('close', function onResponseClose() {
-      state.inFlight--;
-      // Only once nothing else is in flight: a pipelined response may still be queued.
-      if (!keepAlive || socket.destroyed || state.inFlight > 0) return;
-      if (drainPromise !== undefined) {
-        // Its head went out as keep-alive before the drain began.
-        tracker.markClosing(state, 'drain');
-        endSocket(socket);
-      } else {
-        tracker.armIdle(socket, state);
-      }
-    });
+    // One small record per request, found by the two shared listeners below: no
+    // closures allocated per request.
+    (res as ExchangeCarrier)[kExchange] = { req, socket, state, info, keepAlive: false };
+    onHeaders(res, onResponseHeaders);
+    res.once('close', onResponseClose);
     next();
+  }
+
+  /** Just before the head is written: the decision. */
+  function onResponseHeaders(this: ServerResponse): void {
+    const ex = (this as ExchangeCarrier)[kExchange]!;
+    ex.keepAlive = applyDecision(ex.req, this, ex.socket, ex.state, ex.info).keepAlive;
+  }
+
+  /** The response is done (or aborted): the connection may now be idle. */
+  function onResponseClose(this: ServerResponse): void {
+    const { socket, state, keepAlive } = (this as ExchangeCarrier)[kExchange]!;
+    state.inFlight--;
+    // Only once nothing else is in flight: a pipelined response may still be queued.
+    if (!keepAlive || socket.destroyed || state.inFlight > 0) return;
+    if (drainPromise !== undefined) {
+      // Its head went out as keep-alive before the drain began.
+      tracker.markClosing(state, 'drain');
+      endSocket(socket);
+    } else {
+      tracker.armIdle(socket, state, true);
+    }
   }
 
   return Object.assign(connectionPolicyMiddleware, {

@@ -6,6 +6,27 @@ import { debug } from './debug.js';
 /** Node 20.20 adds this to `keepAliveTimeout` for its idle timer; later lines expose it. */
 const NODE_KEEP_ALIVE_BUFFER = 1000;
 
+type ServerTimers = { keepAliveTimeout?: number; keepAliveTimeoutBuffer?: number; timeout?: number };
+
+function keepAliveBufferOf(server: ServerTimers): number {
+  return typeof server.keepAliveTimeoutBuffer === 'number' ? server.keepAliveTimeoutBuffer : NODE_KEEP_ALIVE_BUFFER;
+}
+
+/** The server a socket was accepted by (`net` sets `socket.server`; TLS sockets too). */
+export function serverOf(socket: Socket): ServerTimers | undefined {
+  return (socket as Socket & { server?: ServerTimers }).server;
+}
+
+/**
+ * The idle timer Node itself arms after a kept-alive response (`resOnFinish`):
+ * `keepAliveTimeout + buffer`, or 0 when `keepAliveTimeout` is 0 (then Node arms
+ * none, and does not disarm one at the next request either).
+ */
+export function nodeIdleTimerOf(server: ServerTimers | undefined): number {
+  const kat = server?.keepAliveTimeout ?? 0;
+  return kat > 0 ? kat + keepAliveBufferOf(server!) : 0;
+}
+
 /**
  * Makes Node's own timers agree with the policy, for the responses the middleware
  * never sees (written before it ran, or by Node itself):
@@ -19,11 +40,8 @@ const NODE_KEEP_ALIVE_BUFFER = 1000;
  *   check and the two are silently swapped; keep `headersTimeout ≤ requestTimeout`.
  */
 export function alignServerTimers(server: HttpServer, idleTimeout: number): void {
-  const withBuffer = server as HttpServer & { keepAliveTimeoutBuffer?: number };
-  const buffer =
-    typeof withBuffer.keepAliveTimeoutBuffer === 'number' ? withBuffer.keepAliveTimeoutBuffer : NODE_KEEP_ALIVE_BUFFER;
   // 0 would switch Node's idle timer off altogether, so never go below 1 ms.
-  server.keepAliveTimeout = Math.max(1, idleTimeout - buffer);
+  server.keepAliveTimeout = Math.max(1, idleTimeout - keepAliveBufferOf(server));
   if (server.requestTimeout > 0 && server.headersTimeout > server.requestTimeout) {
     if (debug.enabled) {
       debug('attach: headersTimeout %d > requestTimeout %d; lowered to match', server.headersTimeout, server.requestTimeout);

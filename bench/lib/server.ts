@@ -1,0 +1,64 @@
+// One benchmark server per process: `--kind` picks what is measured.
+//   bare-http       node:http, res.end('hello')
+//   express         Express 5, res.send('hello')
+//   express-policy  Express 5 with app.use(connectionPolicy()) first
+//   split-bare      node:http created with { noDelay: false }, response written in two pieces
+//   split-policy    the same server with connectionPolicy() (noDelay: true by default)
+// Prints `listening on http://127.0.0.1:PORT/`; `stats` on stdin prints the policy's stats.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import express from 'express';
+import { connectionPolicy } from '../../src/index.js';
+
+const { values } = parseArgs({ options: { kind: { type: 'string', default: 'express-policy' } } });
+const policy = connectionPolicy();
+let served = 0;
+const HEAD = 'x'.repeat(100);
+const REST = 'y'.repeat(200);
+
+function split(req: http.IncomingMessage, res: http.ServerResponse): void {
+  // Head and first chunk in one write, the rest in a second one a moment later:
+  // any response streamed in pieces looks like this.
+  res.writeHead(200, { 'content-type': 'text/plain' });
+  res.write(HEAD);
+  setImmediate(() => res.end(REST));
+}
+
+let server: http.Server;
+switch (values.kind) {
+  case 'bare-http':
+    server = http.createServer((req, res) => res.end('hello'));
+    break;
+  case 'express':
+  case 'express-policy': {
+    const app = express();
+    app.disable('x-powered-by');
+    app.set('etag', false);
+    if (values.kind === 'express-policy') app.use(policy);
+    app.get('/', (req, res) => void res.send('hello'));
+    server = http.createServer(app);
+    break;
+  }
+  case 'split-bare':
+    server = http.createServer({ noDelay: false }, split);
+    break;
+  case 'split-policy':
+    server = http.createServer({ noDelay: false }, (req, res) => policy(req, res, () => split(req, res)));
+    break;
+  default:
+    console.error(`unknown --kind ${values.kind}`);
+    process.exit(2);
+}
+if (values.kind!.endsWith('policy')) policy.attach(server);
+server.listen(0, '127.0.0.1', () => {
+  console.log(`listening on http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+});
+server.on('request', () => served++);
+createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line.trim() !== 'stats') return;
+  const cpu = process.cpuUsage();
+  console.log(JSON.stringify({ stats: policy.stats(), usage: { cpuMicros: cpu.user + cpu.system, served } }));
+});
+process.once('SIGTERM', () => process.exit(0));

@@ -1,0 +1,321 @@
+// What connection-doctor measures, over raw sockets, against any HTTP/1.1 server.
+import { RawClient, request, type RawResponse } from './wire.js';
+
+export interface DiagnoseOptions {
+  url: URL;
+  requests: number;
+  method: string;
+  data: string | undefined;
+  headers: string[];
+  /** Also measure the idle close the server really enforces, waiting at most maxIdle ms. */
+  idle: boolean;
+  maxIdle: number;
+  progress: (message: string) => void;
+}
+
+export interface Latency {
+  p50: number;
+  p90: number;
+  p99: number;
+  samples: number;
+}
+
+export interface Finding {
+  code: string;
+  message: string;
+  recommendation: string;
+}
+
+export interface Diagnosis {
+  url: string;
+  persistence: {
+    http11KeptAlive: boolean;
+    /** What a plain HTTP/1.1 response said. */
+    connectionHeader: string | null;
+    keepAliveHeader: string | null;
+    advertisedTimeout: number | null;
+    advertisedMax: number | null;
+    clientCloseHonoured: boolean;
+    http10WithoutKeepAlive: 'closed' | 'kept open';
+    http10WithKeepAlive: 'kept alive' | 'closed';
+    pipelining: 'answered in order' | 'answered' | 'not answered';
+  };
+  idle?: { closedAfterMs: number | null; maxIdleMs: number };
+  latency: { reused: Latency; fresh: Latency; stall: 'none' | 'delayed-ack-40ms' | 'delayed-ack-200ms' };
+  findings: Finding[];
+}
+
+/** How long to watch for the server's FIN after a response that should close (or not). */
+const CLOSE_WAIT_MS = 1500;
+const OPEN_WAIT_MS = 300;
+
+function percentileOf(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
+}
+
+function latencyOf(ms: number[]): Latency {
+  return { p50: percentileOf(ms, 50), p90: percentileOf(ms, 90), p99: percentileOf(ms, 99), samples: ms.length };
+}
+
+/** `Keep-Alive: timeout=5, max=100` → { timeout: 5, max: 100 } */
+export function parseKeepAlive(value: string | undefined): { timeout: number | null; max: number | null } {
+  const num = (name: string) => {
+    const m = value?.match(new RegExp(`(?:^|[,\\s])${name}\\s*=\\s*(\\d+)`, 'i'));
+    return m ? Number(m[1]) : null;
+  };
+  return { timeout: num('timeout'), max: num('max') };
+}
+
+export class Prober {
+  readonly #o: DiagnoseOptions;
+  readonly #port: number;
+  readonly #secure: boolean;
+  readonly #path: string;
+
+  constructor(options: DiagnoseOptions) {
+    this.#o = options;
+    this.#secure = options.url.protocol === 'https:';
+    this.#port = Number(options.url.port || (this.#secure ? 443 : 80));
+    this.#path = `${options.url.pathname}${options.url.search}`;
+  }
+
+  /** One request in the wire format, for `version` and extra header lines. */
+  request(version: 'HTTP/1.1' | 'HTTP/1.0', extra: string[] = []): string {
+    const { method, data, headers, url } = this.#o;
+    const lines = [...headers, ...extra];
+    if (data !== undefined) {
+      lines.push(`Content-Length: ${Buffer.byteLength(data)}`);
+      if (!headers.some((h) => /^content-type:/i.test(h))) lines.push('Content-Type: application/x-www-form-urlencoded');
+    }
+    const host = version === 'HTTP/1.0' ? [`Host: ${url.host}`] : [];
+    return request(method, this.#path, version, [...host, ...lines], url.host) + (data ?? '');
+  }
+
+  connect(): Promise<RawClient> {
+    return RawClient.connect(this.#port, this.#o.url.hostname.replace(/^\[|\]$/g, ''), { secure: this.#secure });
+  }
+
+  async #exchange(payload: string, watchMs: number): Promise<{ response: RawResponse; closed: boolean; client: RawClient }> {
+    const client = await this.connect();
+    client.write(payload);
+    const response = await client.response({ head: this.#o.method === 'HEAD', timeoutMs: 10_000 });
+    const closed = (await client.closed(watchMs)).kind !== 'open';
+    return { response, closed, client };
+  }
+
+  async persistence(): Promise<Diagnosis['persistence']> {
+    const p = this.#o.progress;
+    p('persistence: HTTP/1.1 keep-alive by default…');
+    const plain = await this.#exchange(this.request('HTTP/1.1'), OPEN_WAIT_MS);
+    let http11KeptAlive = !plain.closed;
+    if (http11KeptAlive) {
+      // Really reusable: a second request on the same connection is answered.
+      plain.client.write(this.request('HTTP/1.1'));
+      http11KeptAlive = await plain.client.response({ head: this.#o.method === 'HEAD', timeoutMs: 10_000 }).then(
+        () => true,
+        () => false,
+      );
+    }
+    plain.client.destroy();
+    const hint = parseKeepAlive(plain.response.header('keep-alive'));
+
+    p("persistence: the client's Connection: close…");
+    const close = await this.#exchange(this.request('HTTP/1.1', ['Connection: close']), CLOSE_WAIT_MS);
+    close.client.destroy();
+
+    p('persistence: HTTP/1.0 without and with keep-alive…');
+    const old = await this.#exchange(this.request('HTTP/1.0'), CLOSE_WAIT_MS);
+    old.client.destroy();
+    const oldKa = await this.#exchange(this.request('HTTP/1.0', ['Connection: keep-alive']), OPEN_WAIT_MS);
+    oldKa.client.destroy();
+
+    p('persistence: a pipelined pair…');
+    const pipelining = await this.#pipelining();
+
+    return {
+      http11KeptAlive,
+      connectionHeader: plain.response.header('connection') ?? null,
+      keepAliveHeader: plain.response.header('keep-alive') ?? null,
+      advertisedTimeout: hint.timeout,
+      advertisedMax: hint.max,
+      clientCloseHonoured: close.closed,
+      http10WithoutKeepAlive: old.closed ? 'closed' : 'kept open',
+      http10WithKeepAlive: oldKa.closed ? 'closed' : 'kept alive',
+      pipelining,
+    };
+  }
+
+  async #pipelining(): Promise<Diagnosis['persistence']['pipelining']> {
+    const client = await this.connect();
+    try {
+      client.write(this.request('HTTP/1.1') + this.request('HTTP/1.1'));
+      const head = this.#o.method === 'HEAD';
+      const first = await client.response({ head, timeoutMs: 5000 });
+      const second = await client.response({ head, timeoutMs: 5000 });
+      // Order is observable where the server numbers its requests (x-connection-id).
+      const n = (r: RawResponse) => r.header('x-connection-id')?.match(/req=(\d+)/)?.[1];
+      if (n(first) !== undefined && n(second) !== undefined) {
+        return Number(n(first)) < Number(n(second)) ? 'answered in order' : 'answered';
+      }
+      return 'answered';
+    } catch {
+      return 'not answered';
+    } finally {
+      client.destroy();
+    }
+  }
+
+  /** How long the server keeps an idle connection after a response. */
+  async idle(): Promise<{ closedAfterMs: number | null; maxIdleMs: number }> {
+    const { maxIdle, progress } = this.#o;
+    progress(`idle: waiting up to ${Math.round(maxIdle / 1000)} s for the server to close an idle connection…`);
+    const client = await this.connect();
+    try {
+      client.write(this.request('HTTP/1.1'));
+      await client.response({ head: this.#o.method === 'HEAD', timeoutMs: 10_000 });
+      const closed = await client.closed(maxIdle);
+      return { closedAfterMs: closed.kind === 'open' ? null : Math.round(closed.afterMs), maxIdleMs: maxIdle };
+    } finally {
+      client.destroy();
+    }
+  }
+
+  /** Sequential requests on one reused connection, and on a fresh connection each. */
+  async latency(): Promise<Diagnosis['latency']> {
+    const { requests, progress } = this.#o;
+    const head = this.#o.method === 'HEAD';
+    progress(`latency: ${requests} sequential requests on one reused connection…`);
+    const reused: number[] = [];
+    let client = await this.connect();
+    try {
+      for (let i = 0; i < requests + 2; i++) {
+        const t0 = performance.now();
+        client.write(this.request('HTTP/1.1'));
+        await client.response({ head, timeoutMs: 10_000 });
+        // The first two requests of a connection escape delayed ACK (Linux quick-ACK).
+        if (i >= 2) reused.push(performance.now() - t0);
+        if ((await client.closed(0)).kind !== 'open') {
+          client.destroy();
+          client = await this.connect();
+        }
+      }
+    } finally {
+      client.destroy();
+    }
+    progress(`latency: ${requests} requests on a fresh connection each…`);
+    const fresh: number[] = [];
+    for (let i = 0; i < requests; i++) {
+      const t0 = performance.now();
+      const c = await this.connect();
+      try {
+        c.write(this.request('HTTP/1.1', ['Connection: close']));
+        await c.response({ head, timeoutMs: 10_000 });
+        fresh.push(performance.now() - t0);
+      } finally {
+        c.destroy();
+      }
+    }
+    const r = latencyOf(reused);
+    const f = latencyOf(fresh);
+    return { reused: r, fresh: f, stall: stallSignature(reused, fresh) };
+  }
+}
+
+/**
+ * Nagle's algorithm meeting delayed ACK: a response written in two pieces without
+ * TCP_NODELAY waits for the client's delayed ACK on a reused connection — about
+ * 40 ms on Linux, 200 ms elsewhere — on nearly every request, while a fresh
+ * connection (quick-ACK mode) escapes it. The signature is a near-constant excess.
+ */
+export function stallSignature(reused: number[], fresh: number[]): Diagnosis['latency']['stall'] {
+  const excess = percentileOf(reused, 50) - percentileOf(fresh, 50);
+  const spread = percentileOf(reused, 90) - percentileOf(reused, 10);
+  if (excess >= 25 && excess <= 60 && spread < 15) return 'delayed-ack-40ms';
+  if (excess >= 150 && excess <= 260 && spread < 60) return 'delayed-ack-200ms';
+  return 'none';
+}
+
+const FIX_POLICY = 'app.use(connectionPolicy()) from express-connection-policy';
+
+/** Turns measurements into numbered findings with concrete recommendations. */
+export function findingsOf(d: Omit<Diagnosis, 'findings'>): Finding[] {
+  const f: Finding[] = [];
+  const p = d.persistence;
+  if (!p.http11KeptAlive) {
+    f.push({
+      code: 'no-keep-alive',
+      message: `the server closes HTTP/1.1 connections after each response${p.connectionHeader === 'close' ? ' (Connection: close)' : ''}; every request pays a new TCP (and TLS) handshake`,
+      recommendation: `persistence is the HTTP/1.1 default (RFC 9112 §9.3); stop forcing Connection: close — if closing looked faster, look for the stall below. ${FIX_POLICY} keeps connections alive correctly.`,
+    });
+  }
+  if (!p.clientCloseHonoured) {
+    f.push({
+      code: 'client-close-ignored',
+      message: "the server did not close the connection after a request with Connection: close",
+      recommendation: `RFC 9112 §9.6: the response to a request with Connection: close is the last one; never set Connection: keep-alive by hand (it overrides the client in Node). ${FIX_POLICY} gets it right.`,
+    });
+  }
+  if (p.http10WithoutKeepAlive === 'kept open') {
+    f.push({
+      code: 'http10-kept-open',
+      message: 'an HTTP/1.0 request without Connection: keep-alive was answered but its connection kept open',
+      recommendation: 'HTTP/1.0 connections persist only when the client asks (RFC 9112 §9.3); close them otherwise.',
+    });
+  }
+  if (p.pipelining === 'not answered') {
+    f.push({
+      code: 'pipelining-broken',
+      message: 'two pipelined requests on one connection were not both answered',
+      recommendation: 'HTTP/1.1 servers must answer pipelined requests in order (RFC 9112 §9.3.2).',
+    });
+  }
+  if (p.http11KeptAlive) {
+    if (p.advertisedTimeout === null) {
+      f.push({
+        code: 'no-keep-alive-hint',
+        message: 'kept-alive responses carry no Keep-Alive: timeout hint, so clients guess how long the connection lives (undici: 4 s; Node http.Agent: for ever)',
+        recommendation: `advertise a timeout one second below the idle close you enforce, so clients let go first (no keep-alive race). ${FIX_POLICY} does (advertise: true).`,
+      });
+    } else if (p.advertisedTimeout <= 2) {
+      f.push({
+        code: 'hint-too-short',
+        message: `Keep-Alive: timeout=${p.advertisedTimeout} switches reuse off in undici/fetch (≤ 2 s) and Node's agents (≤ 1 s): the connection is kept but never reused`,
+        recommendation: 'enforce a longer idle timeout (65 s sits above common load balancers), and advertise it minus one second.',
+      });
+    }
+  }
+  if (d.idle) {
+    const closed = d.idle.closedAfterMs;
+    if (closed !== null && p.advertisedTimeout !== null && p.advertisedTimeout * 1000 >= closed) {
+      f.push({
+        code: 'hint-not-below-close',
+        message: `the server advertises timeout=${p.advertisedTimeout} s but closes idle connections after ${(closed / 1000).toFixed(1)} s: a client that honours the hint sends on a connection the server is closing (ECONNRESET, 502 behind a proxy)`,
+        recommendation: `advertise at least one second below the real close. ${FIX_POLICY} advertises floor(idleTimeout / 1000) − 1.`,
+      });
+    }
+    if (closed !== null && closed < 60_000 && p.http11KeptAlive) {
+      f.push({
+        code: 'idle-timeout-short',
+        message: `idle connections are closed after ${(closed / 1000).toFixed(1)} s, less than the 60 s idle timeout of common load balancers (AWS ALB, nginx upstream keepalive_timeout): behind one, expect intermittent 502s`,
+        recommendation: 'idle timeouts must grow from the client towards the server: set the server above the proxy, e.g. connectionPolicy({ idleTimeout: 65_000 }).',
+      });
+    }
+  }
+  const { stall, reused, fresh } = d.latency;
+  if (stall !== 'none') {
+    const ms = stall === 'delayed-ack-40ms' ? '~40 ms (Linux delayed ACK)' : '~200 ms (delayed ACK)';
+    f.push({
+      code: 'nagle-delayed-ack-stall',
+      message: `requests on a reused connection are slower than on fresh ones by a near-constant ${ms}: p50 ${reused.p50.toFixed(1)} ms reused against ${fresh.p50.toFixed(1)} ms fresh — the response is written in several pieces with Nagle's algorithm on, and each waits for the client's delayed ACK`,
+      recommendation: `set TCP_NODELAY on the server's sockets (${FIX_POLICY} does, noDelay: true) and write the head and body in one piece; do not "fix" it with Connection: close.`,
+    });
+  } else if (p.http11KeptAlive && reused.p50 > fresh.p50 * 1.2 && reused.p50 - fresh.p50 > 2) {
+    f.push({
+      code: 'reused-slower',
+      message: `requests on a reused connection are slower than on fresh ones (p50 ${reused.p50.toFixed(1)} ms against ${fresh.p50.toFixed(1)} ms), without the delayed-ACK signature`,
+      recommendation: 'look for per-connection state that grows with use (buffers, listeners) or a response written in pieces.',
+    });
+  }
+  return f;
+}
