@@ -27,16 +27,6 @@ export interface ConnectionPolicy {
   readonly options: ResolvedOptions;
 }
 
-/** What a policy keeps about one request/response pair. */
-interface Exchange {
-  req: IncomingMessage;
-  socket: Socket;
-  state: ConnectionState;
-  info: ConnectionInfo;
-  /** The decision taken for the response: keep the connection. */
-  keepAlive: boolean;
-}
-
 /** Statuses and methods whose responses have no body, so need no length to be delimited. */
 function isBodyless(req: IncomingMessage, res: ServerResponse): boolean {
   const status = res.statusCode;
@@ -52,9 +42,6 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
   const tracker = new ConnectionTracker(resolved);
   const servers = new Set<HttpServer>();
   let drainPromise: Promise<DrainResult> | undefined;
-  // Per policy, so two policies on one app never read each other's record.
-  const kExchange = Symbol('connection-policy exchange');
-  type ExchangeCarrier = ServerResponse & { [kExchange]?: Exchange };
   const policy = resolved.policy;
   const askPolicy =
     typeof policy === 'function'
@@ -76,11 +63,13 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
     state: ConnectionState,
     info: ConnectionInfo,
   ): Decision {
+    const http10 = req.httpVersionMinor === 0;
     const decision = decide({
       requestConnection: req.headers.connection,
-      http10: req.httpVersionMinor === 0,
+      http10,
       responseConnection: res.getHeader('connection'),
-      delimited: res.hasHeader('content-length') || isBodyless(req, res),
+      // Only HTTP/1.0 lacks chunked coding; HTTP/1.1 bodies are always delimited.
+      delimited: !http10 || res.hasHeader('content-length') || isBodyless(req, res),
       draining: drainPromise !== undefined,
       askPolicy: () => askPolicy(req, info),
       requests: info.requests,
@@ -141,40 +130,33 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
       return;
     }
     tracker.requestStarted(socket, state);
-    const info: ConnectionInfo = Object.freeze({
+    // A plain object (typed readonly): freezing it on every request costs more than it protects.
+    const info: ConnectionInfo = {
       id: state.id,
       requests: state.requests,
       reused: state.requests > 1,
       openedAt: state.openedAt,
-    });
+    };
     setConnectionInfo(req, info);
-    // One small record per request, found by the two shared listeners below: no
-    // closures allocated per request.
-    (res as ExchangeCarrier)[kExchange] = { req, socket, state, info, keepAlive: false };
-    onHeaders(res, onResponseHeaders);
-    res.once('close', onResponseClose);
+    let keepAlive = false;
+    onHeaders(res, function onResponseHeaders(this: ServerResponse) {
+      keepAlive = applyDecision(req, this, socket, state, info).keepAlive;
+    });
+    // 'close' comes once per response, after 'finish' or on an abort (`on`, not
+    // `once`: no wrapper to allocate and remove on every request).
+    res.on('close', function onResponseClose() {
+      state.inFlight--;
+      // Only once nothing else is in flight: a pipelined response may still be queued.
+      if (!keepAlive || socket.destroyed || state.inFlight > 0) return;
+      if (drainPromise !== undefined) {
+        // Its head went out as keep-alive before the drain began.
+        tracker.markClosing(state, 'drain');
+        endSocket(socket);
+      } else {
+        tracker.armIdle(socket, state, true);
+      }
+    });
     next();
-  }
-
-  /** Just before the head is written: the decision. */
-  function onResponseHeaders(this: ServerResponse): void {
-    const ex = (this as ExchangeCarrier)[kExchange]!;
-    ex.keepAlive = applyDecision(ex.req, this, ex.socket, ex.state, ex.info).keepAlive;
-  }
-
-  /** The response is done (or aborted): the connection may now be idle. */
-  function onResponseClose(this: ServerResponse): void {
-    const { socket, state, keepAlive } = (this as ExchangeCarrier)[kExchange]!;
-    state.inFlight--;
-    // Only once nothing else is in flight: a pipelined response may still be queued.
-    if (!keepAlive || socket.destroyed || state.inFlight > 0) return;
-    if (drainPromise !== undefined) {
-      // Its head went out as keep-alive before the drain began.
-      tracker.markClosing(state, 'drain');
-      endSocket(socket);
-    } else {
-      tracker.armIdle(socket, state, true);
-    }
   }
 
   return Object.assign(connectionPolicyMiddleware, {
