@@ -38,7 +38,7 @@ export interface Diagnosis {
     clientCloseHonoured: boolean;
     http10WithoutKeepAlive: 'closed' | 'kept open';
     http10WithKeepAlive: 'kept alive' | 'closed';
-    pipelining: 'answered in order' | 'answered' | 'not answered';
+    pipelining: 'answered in order' | 'answered' | 'closed after the first' | 'not answered';
   };
   idle?: { closedAfterMs: number | null; maxIdleMs: number };
   latency: { reused: Latency; fresh: Latency; stall: 'none' | 'delayed-ack-40ms' | 'delayed-ack-200ms' };
@@ -152,6 +152,8 @@ export class Prober {
       client.write(this.request('HTTP/1.1') + this.request('HTTP/1.1'));
       const head = this.#o.method === 'HEAD';
       const first = await client.response({ head, timeoutMs: 5000 });
+      // A server that closes after each response rightly leaves the second to a new connection.
+      if (/close/i.test(first.header('connection') ?? '')) return 'closed after the first';
       const second = await client.response({ head, timeoutMs: 5000 });
       // Order is observable where the server numbers its requests (x-connection-id).
       const n = (r: RawResponse) => r.header('x-connection-id')?.match(/req=(\d+)/)?.[1];
@@ -190,12 +192,22 @@ export class Prober {
     let client = await this.connect();
     try {
       for (let i = 0; i < requests + 2; i++) {
-        const t0 = performance.now();
+        let t0 = performance.now();
         client.write(this.request('HTTP/1.1'));
-        await client.response({ head, timeoutMs: 10_000 });
+        let response: RawResponse;
+        try {
+          response = await client.response({ head, timeoutMs: 10_000 });
+        } catch {
+          // The server closed the connection without saying so: once more on a new one.
+          client.destroy();
+          client = await this.connect();
+          t0 = performance.now();
+          client.write(this.request('HTTP/1.1'));
+          response = await client.response({ head, timeoutMs: 10_000 });
+        }
         // The first two requests of a connection escape delayed ACK (Linux quick-ACK).
         if (i >= 2) reused.push(performance.now() - t0);
-        if ((await client.closed(0)).kind !== 'open') {
+        if (/close/i.test(response.header('connection') ?? '') || (await client.closed(0)).kind !== 'open') {
           client.destroy();
           client = await this.connect();
         }

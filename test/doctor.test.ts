@@ -1,0 +1,158 @@
+import { expect } from 'chai';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import express from 'express';
+import { runTs } from './helpers/child.js';
+import { closeServer, listen } from './helpers/servers.js';
+import { connectionPolicy, type ConnectionPolicyOptions } from '../src/index.js';
+import type { Diagnosis } from '../src/doctor/diagnose.js';
+
+/** Runs the doctor's CLI as users do; resolves with exit code and output. */
+async function doctor(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = runTs('src/doctor/cli.ts', args);
+  let stdout = '';
+  let stderr = '';
+  child.process.stdout!.on('data', (d) => (stdout += d));
+  child.process.stderr!.on('data', (d) => (stderr += d));
+  try {
+    const code = await child.exited(60_000);
+    return { code, stdout, stderr };
+  } finally {
+    child.kill();
+  }
+}
+
+const codes = (out: string) => (JSON.parse(out) as Diagnosis).findings.map((f) => f.code);
+
+describe('connection-doctor', function () {
+  this.timeout(90_000);
+  const servers: net.Server[] = [];
+  afterEach(async () => {
+    for (const s of servers.splice(0)) {
+      if (s instanceof http.Server) await closeServer(s);
+      else await new Promise((r) => s.close(r));
+    }
+  });
+  async function serve(server: http.Server): Promise<string> {
+    servers.push(server);
+    return `http://127.0.0.1:${await listen(server)}/`;
+  }
+  function policyApp(options: ConnectionPolicyOptions = {}) {
+    const app = express();
+    app.use(connectionPolicy(options));
+    app.all('/', (req, res) => void res.send('hello'));
+    return http.createServer(app);
+  }
+
+  it('finds nothing on a healthy keep-alive server (exit 0) and prints the table', async () => {
+    const url = await serve(policyApp());
+    const { code, stdout, stderr } = await doctor([url]);
+    expect(stdout).to.match(/HTTP\/1\.1 keep-alive by default\s+yes/);
+    expect(stdout).to.match(/Connection \/ Keep-Alive sent\s+keep-alive \/ timeout=64/);
+    expect(stdout).to.match(/client's Connection: close honoured\s+yes/);
+    expect(stdout).to.match(/HTTP\/1\.0 without keep-alive\s+closed/);
+    expect(stdout).to.match(/HTTP\/1\.0 with keep-alive\s+kept alive/);
+    expect(stdout).to.match(/verdict: healthy/);
+    expect(stderr).to.match(/… latency/); // progress goes to stderr
+    expect(code).to.equal(0);
+  });
+
+  it('reports a server that closes after every response (exit 1)', async () => {
+    const url = await serve(policyApp({ policy: 'close' }));
+    const { code, stdout } = await doctor([url, '--json']);
+    expect(code).to.equal(1);
+    expect(codes(stdout)).to.include('no-keep-alive');
+    expect((JSON.parse(stdout) as Diagnosis).persistence.connectionHeader).to.equal('close');
+  });
+
+  it('finds the Nagle × delayed-ACK stall of a noDelay: false server writing in two pieces', async () => {
+    const url = await serve(
+      http.createServer({ noDelay: false }, (req, res) => {
+        req.resume();
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('x'.repeat(100));
+        setImmediate(() => res.end('y'.repeat(200)));
+      }),
+    );
+    const { code, stdout } = await doctor([url, '--json', '--requests', '20']);
+    const d = JSON.parse(stdout) as Diagnosis;
+    expect(code).to.equal(1);
+    expect(d.latency.stall).to.equal('delayed-ack-40ms');
+    expect(codes(stdout)).to.include('nagle-delayed-ack-stall');
+    expect(d.latency.reused.p50 - d.latency.fresh.p50).to.be.within(25, 60);
+    const text = await doctor([url, '--requests', '10']);
+    expect(text.stdout).to.match(/near-constant ~40 ms \(Linux delayed ACK\)/);
+    expect(text.stdout).to.match(/fix: set TCP_NODELAY/);
+  });
+
+  it('warns about a Keep-Alive: timeout=1 hint', async () => {
+    const url = await serve(
+      http.createServer((req, res) => {
+        res.setHeader('Keep-Alive', 'timeout=1');
+        res.end('x');
+      }),
+    );
+    const { code, stdout } = await doctor([url, '--json']);
+    expect(code).to.equal(1);
+    expect(codes(stdout)).to.include('hint-too-short');
+    expect((JSON.parse(stdout) as Diagnosis).persistence.advertisedTimeout).to.equal(1);
+  });
+
+  it('with --idle, catches a server that closes idle connections before its hint says', async () => {
+    const server = http.createServer((req, res) => {
+      res.setHeader('Keep-Alive', 'timeout=3');
+      res.end('x');
+    });
+    server.keepAliveTimeout = 500; // Node closes at 1.5 s
+    const url = await serve(server);
+    const { code, stdout } = await doctor([url, '--json', '--idle', '--max-idle', '5000']);
+    const d = JSON.parse(stdout) as Diagnosis;
+    expect(code).to.equal(1);
+    expect(d.idle!.closedAfterMs).to.be.within(1500 * 0.8, 1500 * 2);
+    expect(codes(stdout)).to.include.members(['hint-not-below-close', 'idle-timeout-short']);
+  });
+
+  it('reports a raw server that mishandles HTTP/1.0 and ignores Connection: close', async () => {
+    // Answers every request and never closes: wrong for HTTP/1.0 and for a client's close.
+    const raw = net.createServer((socket) => {
+      let buf = '';
+      socket.on('data', (d) => {
+        buf += d;
+        let i;
+        while ((i = buf.indexOf('\r\n\r\n')) !== -1) {
+          buf = buf.slice(i + 4);
+          socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+        }
+      });
+      socket.on('error', () => {});
+    });
+    servers.push(raw);
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', () => r()));
+    const { code, stdout } = await doctor([`http://127.0.0.1:${(raw.address() as AddressInfo).port}/`, '--json']);
+    expect(code).to.equal(1);
+    expect(codes(stdout)).to.include.members(['client-close-ignored', 'http10-kept-open', 'no-keep-alive-hint']);
+  });
+
+  it('exits 2 with one line when nothing listens', async () => {
+    const url = await serve(http.createServer());
+    await closeServer(servers.pop() as http.Server);
+    const { code, stdout, stderr } = await doctor([url]);
+    expect(code).to.equal(2);
+    expect(stdout).to.equal('');
+    expect(stderr.trim().split('\n').filter((l) => !l.startsWith('…'))).to.deep.equal([
+      `connection-doctor: cannot diagnose ${url}: nothing listens on ${new URL(url).host}`,
+    ]);
+  });
+
+  it('exits 2 on bad usage, with a one-line reason', async () => {
+    for (const args of [[], ['not a url'], ['ftp://x/'], ['http://127.0.0.1:1/', '--requests', 'many'], ['http://x/', '--bogus']]) {
+      const { code, stderr } = await doctor(args);
+      expect(code, args.join(' ')).to.equal(2);
+      expect(stderr.trim().split('\n')).to.have.length(1);
+      expect(stderr).to.match(/^connection-doctor: .*\(try --help\)/);
+    }
+    const help = await doctor(['--help']);
+    expect(help.code).to.equal(0);
+    expect(help.stdout).to.match(/^usage: connection-doctor <url>/);
+  });
+});
