@@ -1,5 +1,5 @@
 import type { Server as HttpServer } from 'node:http';
-import type { Socket } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
 import type { ConnectionTracker } from './connections.js';
 import { debug } from './debug.js';
 import { optionError, unknownOptionError } from './errors.js';
@@ -12,23 +12,39 @@ export interface DrainOptions {
    * @default 10000
    */
   timeout?: number | undefined;
+  /**
+   * Milliseconds to keep idle keep-alive connections open after the drain starts:
+   * a request arriving on one meanwhile is answered with `Connection: close`, so a
+   * proxy's busy connection pool drains without ever sending on a connection the
+   * server is closing. 0 ends idle connections at once.
+   * @default 0
+   */
+  idleGrace?: number | undefined;
 }
 
-export const DRAIN_DEFAULTS = Object.freeze({ timeout: 10_000 });
+export const DRAIN_DEFAULTS = Object.freeze({ timeout: 10_000, idleGrace: 0 });
 
-export function resolveDrainOptions(options: DrainOptions = {}): { timeout: number } {
+export function resolveDrainOptions(options: DrainOptions = {}): { timeout: number; idleGrace: number } {
   const where = 'drain()';
   if (options === null || typeof options !== 'object') {
     throw optionError(where, 'ERR_INVALID_ARG_TYPE', 'options', options, 'an object or undefined');
   }
+  const names = Object.keys(DRAIN_DEFAULTS);
   for (const name of Object.keys(options)) {
-    if (name !== 'timeout') throw unknownOptionError(where, name, ['timeout']);
+    if (!names.includes(name)) throw unknownOptionError(where, name, names);
   }
-  const timeout = options.timeout ?? DRAIN_DEFAULTS.timeout;
-  const allowed = 'a number of milliseconds ≥ 0, or Infinity';
-  if (typeof timeout !== 'number') throw optionError(where, 'ERR_INVALID_ARG_TYPE', 'timeout', timeout, allowed);
-  if (Number.isNaN(timeout) || timeout < 0) throw optionError(where, 'ERR_OUT_OF_RANGE', 'timeout', timeout, allowed);
-  return { timeout };
+  const ms = (name: 'timeout' | 'idleGrace', allowed: string, infinity: boolean): number => {
+    const value = options[name] ?? DRAIN_DEFAULTS[name];
+    if (typeof value !== 'number') throw optionError(where, 'ERR_INVALID_ARG_TYPE', name, value, allowed);
+    if (Number.isNaN(value) || value < 0 || (!infinity && !Number.isFinite(value))) {
+      throw optionError(where, 'ERR_OUT_OF_RANGE', name, value, allowed);
+    }
+    return value;
+  };
+  return {
+    timeout: ms('timeout', 'a number of milliseconds ≥ 0, or Infinity', true),
+    idleGrace: ms('idleGrace', 'a finite number of milliseconds ≥ 0', false),
+  };
 }
 
 /**
@@ -51,16 +67,18 @@ export function endSocket(socket: Socket): void {
 export function runDrain(
   tracker: ConnectionTracker,
   servers: Iterable<HttpServer>,
-  timeout: number,
+  { timeout, idleGrace }: { timeout: number; idleGrace: number },
 ): Promise<DrainResult> {
   return new Promise((resolve) => {
     let graceful = 0;
     let destroyed = 0;
     const forced = new WeakSet<Socket>();
     let deadline: NodeJS.Timeout | undefined;
+    let grace: NodeJS.Timeout | undefined;
 
     const done = () => {
       if (deadline !== undefined) clearTimeout(deadline);
+      if (grace !== undefined) clearTimeout(grace);
       tracker.onRelease = undefined;
       if (debug.enabled) debug('drain: done, %d graceful, %d destroyed', graceful, destroyed);
       resolve({ graceful, destroyed });
@@ -72,19 +90,31 @@ export function runDrain(
     };
 
     if (debug.enabled) debug('drain: %d connection(s) open, timeout %d ms', tracker.open.size, timeout);
-    // Idle connections first, counted as 'drain' before Node's own close() reaches
+    // Idle connections are counted as 'drain' before Node's own close() reaches
     // them. An idle socket has nothing unread, so destroying it sends a FIN; a
     // request the client sends at this very moment is refused with a reset before
-    // any handler sees it, which a client may safely retry.
-    for (const socket of [...tracker.open]) {
-      const state = tracker.get(socket);
-      if (state !== undefined && state.inFlight === 0) {
-        tracker.markClosing(state, 'drain');
-        socket.destroy();
+    // any handler sees it, which a client may safely retry — but a proxy will not
+    // retry a POST, hence the grace.
+    const closeIdle = () => {
+      for (const socket of [...tracker.open]) {
+        const state = tracker.get(socket);
+        if (state !== undefined && state.inFlight === 0) {
+          tracker.markClosing(state, 'drain');
+          socket.destroy();
+        }
       }
-    }
-    for (const server of servers) {
-      if (server.listening) server.close();
+      // Node's own close: stops accepting, sweeps its idle connections, clears its timers.
+      for (const server of servers) server.close();
+    };
+    if (idleGrace > 0) {
+      // Stop accepting now, without Node's immediate idle sweep (net's close, not http's).
+      for (const server of servers) {
+        if (server.listening) NetServer.prototype.close.call(server);
+      }
+      grace = setTimeout(closeIdle, idleGrace);
+      grace.unref();
+    } else {
+      closeIdle();
     }
     if (timeout !== Infinity) {
       deadline = setTimeout(function drainDeadline() {

@@ -170,8 +170,7 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
     },
     drain(drainOptions?: DrainOptions): Promise<DrainResult> {
       if (drainPromise !== undefined) return drainPromise;
-      const { timeout } = resolveDrainOptions(drainOptions);
-      drainPromise = runDrain(tracker, servers, timeout);
+      drainPromise = runDrain(tracker, servers, resolveDrainOptions(drainOptions));
       return drainPromise;
     },
     stats(): ConnectionStats {

@@ -90,6 +90,36 @@ describe('policy.drain()', () => {
     expect(ts.policy.stats().closed.drain).to.equal(1);
   });
 
+  it('with idleGrace, answers a request on an idle connection with close instead of ending it first', async () => {
+    ts = await startServer('express5', {}, slowable, { attach: true });
+    const busy = await connect();
+    busy.write(get('/'));
+    await busy.response();
+    const silent = await connect();
+    silent.write(get('/'));
+    await silent.response();
+    const started = Date.now();
+    const drained = ts.policy.drain({ idleGrace: 400 });
+    // Stopped accepting at once…
+    const refused = await RawClient.connect(ts.port).then(
+      (c) => (c.destroy(), 'connected'),
+      (err: NodeJS.ErrnoException) => err.code,
+    );
+    expect(refused).to.equal('ECONNREFUSED');
+    // …but an idle connection still carries one more request, answered with close.
+    await new Promise((r) => setTimeout(r, 100));
+    busy.write(get('/'));
+    const res = await busy.response();
+    expect(res.status).to.equal(200);
+    expect(res.header('connection')).to.equal('close');
+    expect((await busy.closed(1000)).kind).to.equal('fin');
+    // The silent one is ended with a FIN when the grace is over.
+    const closed = await silent.closed(2000);
+    expect(closed.kind).to.equal('fin');
+    expect(Date.now() - started).to.be.within(400 * 0.8, 400 * 2);
+    expect(await drained).to.deep.equal({ graceful: 2, destroyed: 0 });
+  });
+
   it('returns the same promise when called twice', async () => {
     ts = await startServer('express5', {}, slowable, { attach: true });
     const first = ts.policy.drain();
@@ -117,6 +147,8 @@ describe('policy.drain()', () => {
       expect(() => ts.policy.drain({ timeout: -1 })).to.throw(RangeError, /"timeout"/);
       expect(() => ts.policy.drain({ timeout: '5' as unknown as number })).to.throw(TypeError, /"timeout"/);
       expect(() => ts.policy.drain({ timeot: 5 } as never)).to.throw(TypeError, /did you mean "timeout"/);
+      expect(() => ts.policy.drain({ idleGrace: Infinity })).to.throw(RangeError, /"idleGrace"/);
+      expect(() => ts.policy.drain({ idleGrace: -1 })).to.throw(RangeError, /"idleGrace"/);
     });
   });
 

@@ -7,13 +7,21 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ConnectionStats } from '../../src/index.js';
 
+/** What a server reports of itself besides the policy's stats. */
+export interface Usage {
+  cpuMicros: number;
+  served: number;
+  /** Connections accepted, counted by the server itself. */
+  accepted?: number;
+}
+
 export interface ServerProcess {
   url: string;
   pid: number;
   /** The server's `policy.stats()`, asked over stdin. */
   stats(): Promise<ConnectionStats>;
   /** CPU time used and requests served so far, where the server reports them. */
-  usage(): Promise<{ cpuMicros: number; served: number } | undefined>;
+  usage(): Promise<Usage | undefined>;
   stop(): Promise<void>;
 }
 
@@ -31,7 +39,7 @@ export function startServerProcess(script: string, args: string[], { cpu }: { cp
   const command = cpu !== undefined && hasTaskset ? ['taskset', '-c', String(cpu), ...node] : node;
   return new Promise((resolve, reject) => {
     const child = spawn(command[0]!, command.slice(1), { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
-    type Reply = { stats: ConnectionStats; usage?: { cpuMicros: number; served: number } };
+    type Reply = { stats: ConnectionStats; usage?: Usage };
     const waiting: Array<(reply: Reply) => void> = [];
     const ask = () =>
       new Promise<Reply>((ok) => {

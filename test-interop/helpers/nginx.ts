@@ -1,0 +1,103 @@
+// nginx as a reverse proxy in front of our servers: its own config, pid file,
+// temp and log paths in a fresh directory, a free loopback port, stopped by pid.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net, { type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+/** A port nothing listens on right now (the kernel's pick, released at once). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Nginx {
+  url: string;
+  dir: string;
+  errorLog(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface NginxOptions {
+  upstreams: number[];
+  /** `keepalive N;` in the upstream block: the idle connection pool per worker. */
+  keepalive?: number;
+  /** nginx's `keepalive_timeout` for upstream connections (its default is 60s). */
+  upstreamKeepaliveTimeout?: string;
+  /** Extra lines inside `location /`. */
+  location?: string[];
+}
+
+export async function startNginx(options: NginxOptions): Promise<Nginx> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'ecp-nginx-'));
+  const port = await freePort();
+  const conf = `
+worker_processes 1;
+daemon off;
+user root;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log info;
+events { worker_connections 1024; }
+http {
+  access_log ${dir}/access.log;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream app {
+${options.upstreams.map((p) => `    server 127.0.0.1:${p} max_fails=0;`).join('\n')}
+    keepalive ${options.keepalive ?? 16};
+    keepalive_timeout ${options.upstreamKeepaliveTimeout ?? '60s'};
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+${(options.location ?? []).map((l) => `      ${l}`).join('\n')}
+    }
+  }
+}
+`;
+  await writeFile(path.join(dir, 'nginx.conf'), conf);
+  const child: ChildProcess = spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'ignore' });
+  await new Promise<void>((resolve, reject) => {
+    const deadline = Date.now() + 10_000;
+    child.once('exit', (code) => reject(new Error(`nginx exited with ${code}; see ${dir}/error.log`)));
+    const poll = () => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve();
+      });
+      s.once('error', () => {
+        if (Date.now() > deadline) reject(new Error('nginx did not start in 10 s'));
+        else setTimeout(poll, 50);
+      });
+    };
+    poll();
+  });
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    dir,
+    errorLog: () => readFile(path.join(dir, 'error.log'), 'utf8'),
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
