@@ -1,5 +1,7 @@
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
 import express from 'express';
 import { runTs } from './helpers/child.js';
@@ -131,6 +133,20 @@ describe('connection-doctor', function () {
     const { code, stdout } = await doctor([`http://127.0.0.1:${(raw.address() as AddressInfo).port}/`, '--json']);
     expect(code).to.equal(1);
     expect(codes(stdout)).to.include.members(['client-close-ignored', 'http10-kept-open', 'no-keep-alive-hint']);
+  });
+
+  it('diagnoses an https: URL too', async () => {
+    const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
+    const policy = connectionPolicy();
+    const server = https.createServer({ key: fixture('localhost-key.pem'), cert: fixture('localhost-cert.pem') }, (req, res) =>
+      policy(req, res, () => res.end('secure')),
+    );
+    const url = (await serve(server)).replace('http:', 'https:');
+    const { code, stdout } = await doctor([url, '--json', '--requests', '5']);
+    const d = JSON.parse(stdout) as Diagnosis;
+    expect(d.persistence.http11KeptAlive).to.equal(true);
+    expect(d.persistence.keepAliveHeader).to.equal('timeout=64');
+    expect(code).to.equal(0);
   });
 
   it('exits 2 with one line when nothing listens', async () => {
