@@ -258,7 +258,7 @@ export function findingsOf(d: Omit<Diagnosis, 'findings'>): Finding[] {
     f.push({
       code: 'no-keep-alive',
       message: `the server closes HTTP/1.1 connections after each response${p.connectionHeader === 'close' ? ' (Connection: close)' : ''}; every request pays a new TCP (and TLS) handshake`,
-      recommendation: `persistence is the HTTP/1.1 default (RFC 9112 §9.3); stop forcing Connection: close — if closing looked faster, look for the stall below. ${FIX_POLICY} keeps connections alive correctly.`,
+      recommendation: `persistence is the HTTP/1.1 default (RFC 9112 §9.3); stop forcing Connection: close — if closing looked faster, the cause is usually a Nagle × delayed-ACK stall (the latency rows show it). ${FIX_POLICY} keeps connections alive correctly.`,
     });
   }
   if (!p.clientCloseHonoured) {
