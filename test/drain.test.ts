@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import { RawClient, get } from './helpers/raw.js';
-import { startServer, type TestServer, type Handler } from './helpers/servers.js';
+import { useTestServer, type TestServer, type Handler } from './helpers/servers.js';
 
 const slowable: Handler = (req, res) => {
   const ms = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('ms') ?? 0);
@@ -10,20 +10,12 @@ const slowable: Handler = (req, res) => {
 };
 
 describe('policy.drain()', () => {
+  const fx = useTestServer();
+  const connect = fx.connect;
   let ts: TestServer;
-  const clients: RawClient[] = [];
-  afterEach(async () => {
-    for (const c of clients.splice(0)) c.destroy();
-    await ts.close();
-  });
-  const connect = async () => {
-    const c = await RawClient.connect(ts.port);
-    clients.push(c);
-    return c;
-  };
 
   it('lets an in-flight request finish with Connection: close, then resolves', async () => {
-    ts = await startServer('express5', {}, slowable, { attach: true });
+    ts = await fx.start('express5', {}, slowable, { attach: true });
     const c = await connect();
     c.write(get('/?ms=200'));
     await new Promise((r) => setTimeout(r, 50));
@@ -39,7 +31,7 @@ describe('policy.drain()', () => {
   });
 
   it('ends idle connections with a FIN, not a reset, and stops accepting', async () => {
-    ts = await startServer('express5', {}, slowable, { attach: true });
+    ts = await fx.start('express5', {}, slowable, { attach: true });
     const idle = await connect();
     idle.write(get('/'));
     await idle.response();
@@ -57,7 +49,7 @@ describe('policy.drain()', () => {
   });
 
   it('ends a connection whose keep-alive response was already under way after that response', async () => {
-    ts = await startServer(
+    ts = await fx.start(
       'express5',
       {},
       (req, res) => {
@@ -78,7 +70,7 @@ describe('policy.drain()', () => {
   });
 
   it('destroys what is left at the deadline', async () => {
-    ts = await startServer('express5', {}, slowable, { attach: true });
+    ts = await fx.start('express5', {}, slowable, { attach: true });
     const stuck = await connect();
     stuck.write(get('/?ms=-1'));
     await new Promise((r) => setTimeout(r, 30));
@@ -91,7 +83,7 @@ describe('policy.drain()', () => {
   });
 
   it('with idleGrace, answers a request on an idle connection with close instead of ending it first', async () => {
-    ts = await startServer('express5', {}, slowable, { attach: true });
+    ts = await fx.start('express5', {}, slowable, { attach: true });
     const busy = await connect();
     busy.write(get('/'));
     await busy.response();
@@ -121,14 +113,14 @@ describe('policy.drain()', () => {
   });
 
   it('returns the same promise when called twice', async () => {
-    ts = await startServer('express5', {}, slowable, { attach: true });
+    ts = await fx.start('express5', {}, slowable, { attach: true });
     const first = ts.policy.drain();
     expect(ts.policy.drain()).to.equal(first);
     expect(await first).to.deep.equal({ graceful: 0, destroyed: 0 });
   });
 
   it('without attach: closes every later response and resolves when the seen connections are gone', async () => {
-    ts = await startServer('http', {}, slowable);
+    ts = await fx.start('http', {}, slowable);
     const c = await connect();
     c.write(get('/?ms=100'));
     await new Promise((r) => setTimeout(r, 20));
@@ -142,7 +134,7 @@ describe('policy.drain()', () => {
   });
 
   it('rejects bad options', () => {
-    return startServer('http', {}, slowable).then((started) => {
+    return fx.start('http', {}, slowable).then((started) => {
       ts = started;
       expect(() => ts.policy.drain({ timeout: -1 })).to.throw(RangeError, /"timeout"/);
       expect(() => ts.policy.drain({ timeout: '5' as unknown as number })).to.throw(TypeError, /"timeout"/);
@@ -156,7 +148,7 @@ describe('policy.drain()', () => {
     this.timeout(15_000);
     const handled = new Set<string>();
     const answered = new Set<string>();
-    ts = await startServer(
+    ts = await fx.start(
       'express5',
       {},
       (req, res) => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { RawClient, get } from './helpers/raw.js';
-import { startServer, type TestServer } from './helpers/servers.js';
+import { get } from './helpers/raw.js';
+import { useTestServer, type TestServer } from './helpers/servers.js';
 import type { ConnectionStats } from '../src/index.js';
 
 async function until(ts: TestServer, check: (s: ConnectionStats) => boolean): Promise<ConnectionStats> {
@@ -14,20 +14,12 @@ async function until(ts: TestServer, check: (s: ConnectionStats) => boolean): Pr
 }
 
 describe('policy.stats()', () => {
+  const fx = useTestServer();
+  const connect = fx.connect;
   let ts: TestServer;
-  const clients: RawClient[] = [];
-  afterEach(async () => {
-    for (const c of clients.splice(0)) c.destroy();
-    await ts.close();
-  });
-  const connect = async () => {
-    const c = await RawClient.connect(ts.port);
-    clients.push(c);
-    return c;
-  };
 
   it('counts open, idle, accepted, requests and reused requests exactly', async () => {
-    ts = await startServer('express5', {}, (req, res) => {
+    ts = await fx.start('express5', {}, (req, res) => {
       setTimeout(() => res.end('x'), req.url === '/slow' ? 150 : 0);
     });
     expect(ts.policy.stats()).to.deep.equal({
@@ -56,7 +48,7 @@ describe('policy.stats()', () => {
   });
 
   it('returns a fresh plain object each time', () => {
-    return startServer('http', {}, (req, res) => res.end()).then((started) => {
+    return fx.start('http', {}, (req, res) => res.end()).then((started) => {
       ts = started;
       const s1 = ts.policy.stats();
       s1.closed.client = 99;
@@ -66,7 +58,7 @@ describe('policy.stats()', () => {
   });
 
   it('counts every close reason once, for a scenario made to trigger it', async () => {
-    ts = await startServer(
+    ts = await fx.start(
       'express5',
       {
         policy: (req) => (req.url === '/policy' ? 'close' : 'keep-alive'),

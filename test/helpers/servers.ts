@@ -1,6 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import { RawClient } from './raw.js';
 import express4 from 'express4';
 import { connectionPolicy, type ConnectionPolicy, type ConnectionPolicyOptions } from '../../src/index.js';
 
@@ -108,3 +109,28 @@ export const routes: Handler = (req, res) => {
   if (ms > 0) setTimeout(reply, ms);
   else reply();
 };
+
+/**
+ * For a describe block: the server a test starts (`fx.start(…)`) and the raw clients
+ * it opens (`fx.connect()`) are all closed after each test.
+ */
+export function useTestServer() {
+  let current: TestServer | undefined;
+  const clients: RawClient[] = [];
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.destroy();
+    await current?.close();
+    current = undefined;
+  });
+  return {
+    async start(...args: Parameters<typeof startServer>): Promise<TestServer> {
+      current = await startServer(...args);
+      return current;
+    },
+    async connect(): Promise<RawClient> {
+      const c = await RawClient.connect(current!.port);
+      clients.push(c);
+      return c;
+    },
+  };
+}
