@@ -43,10 +43,13 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
   const servers = new Set<HttpServer>();
   let drainPromise: Promise<DrainResult> | undefined;
   const policy = resolved.policy;
+  /** Without a request limit the hint is the same on every response. */
+  const fixedKeepAlive = Number.isFinite(resolved.maxRequests) ? undefined : keepAliveValue(resolved.advertisedTimeout, Infinity);
+  const fixedAnswer = typeof policy === 'function' ? undefined : { answer: policy, from: `policy '${policy}'` };
   const askPolicy =
     typeof policy === 'function'
       ? (req: IncomingMessage, info: ConnectionInfo) => askPolicyFunction(policy, req, info)
-      : () => ({ answer: policy, from: `policy '${policy}'` });
+      : () => fixedAnswer!;
 
   function onConnection(socket: Socket): void {
     if (tracker.get(socket) !== undefined) return;
@@ -56,13 +59,7 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
   }
 
   /** Decides just before the head is written, when every handler has had its say. */
-  function applyDecision(
-    req: IncomingMessage,
-    res: ServerResponse,
-    socket: Socket,
-    state: ConnectionState,
-    info: ConnectionInfo,
-  ): Decision {
+  function applyDecision(req: IncomingMessage, res: ServerResponse, state: ConnectionState, info: ConnectionInfo): Decision {
     const http10 = req.httpVersionMinor === 0;
     const decision = decide({
       requestConnection: req.headers.connection,
@@ -82,7 +79,7 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
       // Keep-Alive hint of its own (from keepAliveTimeout), so exactly one, ours, or none.
       if (!res.hasHeader('connection')) res.setHeader('Connection', 'keep-alive');
       if (resolved.advertise) {
-        res.setHeader('Keep-Alive', keepAliveValue(resolved.advertisedTimeout, resolved.maxRequests - info.requests));
+        res.setHeader('Keep-Alive', fixedKeepAlive ?? keepAliveValue(resolved.advertisedTimeout, resolved.maxRequests - info.requests));
       }
     } else {
       tracker.markClosing(state, decision.closedBy ?? 'policy');
@@ -140,7 +137,7 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
     setConnectionInfo(req, info);
     let keepAlive = false;
     onHeaders(res, function onResponseHeaders(this: ServerResponse) {
-      keepAlive = applyDecision(req, this, socket, state, info).keepAlive;
+      keepAlive = applyDecision(req, this, state, info).keepAlive;
     });
     // 'close' comes once per response, after 'finish' or on an abort (`on`, not
     // `once`: no wrapper to allocate and remove on every request).
