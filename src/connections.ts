@@ -51,8 +51,8 @@ export class ConnectionTracker {
   #requests = 0;
   #reusedRequests = 0;
   readonly #closed = emptyClosedCounts();
-  /** Called after a tracked connection closed (drain() listens here). */
-  onRelease: ((socket: Socket, state: ConnectionState) => void) | undefined;
+  /** Called after a tracked connection closed (`closed`) or left HTTP (drain() listens here). */
+  onRelease: ((socket: Socket, closed: boolean) => void) | undefined;
 
   readonly #onSocketClose: (this: Socket, hadError: boolean) => void;
   readonly #onSocketTimeout: (this: Socket) => void;
@@ -144,9 +144,36 @@ export class ConnectionTracker {
     state.closeReason ??= reason;
   }
 
+  /**
+   * Whether Node's HTTP server still drives the socket. On an upgrade (WebSocket)
+   * Node takes its own listeners off the socket — its `'timeout'` one among them —
+   * and hands it to the `'upgrade'` listener; from then on it is not ours either.
+   */
+  isHttp(socket: Socket): boolean {
+    return socket.listenerCount('timeout') > 1;
+  }
+
+  /** Stops tracking a socket that left HTTP (upgraded): not counted as closed, never closed by us. */
+  forget(socket: Socket): void {
+    const state = this.#states.get(socket);
+    if (state === undefined) return;
+    this.#states.delete(socket);
+    this.open.delete(socket);
+    socket.removeListener('close', this.#onSocketClose);
+    socket.removeListener('timeout', this.#onSocketTimeout);
+    if (debug.enabled) debug('sock#%d left HTTP (upgraded): no longer tracked', state.id);
+    this.onRelease?.(socket, false);
+  }
+
   #timedOut(socket: Socket): void {
     const state = this.#states.get(socket);
     if (state === undefined || !state.idleArmed || state.inFlight > 0) return;
+    if (!this.isHttp(socket)) {
+      // Our idle timer outlived an upgrade: Node no longer destroys on it, and neither do we.
+      socket.setTimeout(0);
+      this.forget(socket);
+      return;
+    }
     state.timedOut = true;
     if (debug.enabled) {
       debug('sock#%d close: idle for %d ms (idleTimeout)', state.id, this.#options.idleTimeout);
@@ -165,7 +192,7 @@ export class ConnectionTracker {
     if (debug.enabled) {
       debug('sock#%d closed (%s) after %d request(s)', state.id, reason, state.requests);
     }
-    this.onRelease?.(socket, state);
+    this.onRelease?.(socket, true);
   }
 
   stats(): ConnectionStats {

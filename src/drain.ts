@@ -83,9 +83,9 @@ export function runDrain(
       if (debug.enabled) debug('drain: done, %d graceful, %d destroyed', graceful, destroyed);
       resolve({ graceful, destroyed });
     };
-    tracker.onRelease = (socket) => {
+    tracker.onRelease = (socket, closed) => {
       if (forced.has(socket)) destroyed++;
-      else graceful++;
+      else if (closed) graceful++;
       if (tracker.open.size === 0) done();
     };
 
@@ -98,10 +98,14 @@ export function runDrain(
     const closeIdle = () => {
       for (const socket of [...tracker.open]) {
         const state = tracker.get(socket);
-        if (state !== undefined && state.inFlight === 0) {
-          tracker.markClosing(state, 'drain');
-          socket.destroy();
+        if (state === undefined || state.inFlight > 0) continue;
+        if (!tracker.isHttp(socket)) {
+          // An upgraded connection (WebSocket) belongs to its 'upgrade' listener.
+          tracker.forget(socket);
+          continue;
         }
+        tracker.markClosing(state, 'drain');
+        socket.destroy();
       }
       // Node's own close: stops accepting, sweeps its idle connections, clears its timers.
       for (const server of servers) server.close();

@@ -42,6 +42,28 @@ describe('upgrade requests', () => {
     upgraded[0]!.destroy();
   });
 
+  it('is not ended by drain(): the upgraded connection belongs to its listener', async () => {
+    ts = await startServer('express5', {}, routes, { attach: true });
+    const upgraded: Socket[] = [];
+    ts.server.on('upgrade', (req, socket: Socket) => {
+      upgraded.push(socket);
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+      socket.on('data', (d) => socket.write(d));
+    });
+    client = await RawClient.send(ts.port, UPGRADE);
+    expect((await client.response()).status).to.equal(101);
+    const idle = await RawClient.send(ts.port, get('/'));
+    await idle.response();
+    expect(await ts.policy.drain({ timeout: 1000 })).to.deep.equal({ graceful: 1, destroyed: 0 });
+    expect((await idle.closed(500)).kind).to.equal('fin');
+    expect(ts.policy.stats().closed.drain).to.equal(1); // the HTTP one; the WebSocket is not counted as closed
+    client.write('still here');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(client.rest).to.equal('still here');
+    idle.destroy();
+    upgraded[0]!.destroy();
+  });
+
   it('goes through the middleware like any request when nobody listens for upgrade', async () => {
     ts = await startServer('express5', {}, (req, res) => {
       res.statusCode = 426;
