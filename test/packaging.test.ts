@@ -128,6 +128,16 @@ describe('the packed package (npm pack → fresh project)', () => {
     expect(stdout).to.include('RangeError ERR_OUT_OF_RANGE');
   });
 
+  it('installs the connection-doctor bin', async () => {
+    const { stdout } = await run(path.join(dir, 'node_modules', '.bin', 'connection-doctor'), ['--help'], { cwd: dir });
+    expect(stdout).to.match(/^usage: connection-doctor <url>/);
+    const bad = await run(path.join(dir, 'node_modules', '.bin', 'connection-doctor'), [], { cwd: dir }).then(
+      () => 0,
+      (err: { code: number; stderr: string }) => [err.code, err.stderr.trim().split('\n').length],
+    );
+    expect(bad).to.deep.equal([2, 1]);
+  });
+
   it('type-checks for ESM and CommonJS TypeScript consumers', async function () {
     this.timeout(60_000);
     await writeFile(path.join(dir, 'a.mts'), CONSUMER_MTS);
