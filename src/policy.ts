@@ -71,7 +71,8 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
       askPolicy: () => askPolicy(req, info),
       requests: info.requests,
       maxRequests: resolved.maxRequests,
-      age: Date.now() - state.openedAt,
+      // No clock read per response unless an age limit applies.
+      age: state.ageLimit === Infinity ? 0 : Date.now() - state.openedAt,
       ageLimit: state.ageLimit,
     });
     if (decision.keepAlive) {
