@@ -76,7 +76,10 @@ export function runDrain(
     let deadline: NodeJS.Timeout | undefined;
     let grace: NodeJS.Timeout | undefined;
 
+    let finished = false;
     const done = () => {
+      if (finished) return;
+      finished = true;
       if (deadline !== undefined) clearTimeout(deadline);
       if (grace !== undefined) clearTimeout(grace);
       tracker.onRelease = undefined;
@@ -120,7 +123,7 @@ export function runDrain(
     } else {
       closeIdle();
     }
-    if (timeout !== Infinity) {
+    if (timeout !== Infinity && !finished) {
       deadline = setTimeout(function drainDeadline() {
         for (const socket of [...tracker.open]) {
           const state = tracker.get(socket);
