@@ -155,14 +155,20 @@ export class ConnectionTracker {
 
   /** Stops tracking a socket that left HTTP (upgraded): not counted as closed, never closed by us. */
   forget(socket: Socket): void {
-    const state = this.#states.get(socket);
+    const state = this.#untrack(socket);
     if (state === undefined) return;
+    if (debug.enabled) debug('sock#%d left HTTP (upgraded): no longer tracked', state.id);
+    this.onRelease?.(socket, false);
+  }
+
+  #untrack(socket: Socket): ConnectionState | undefined {
+    const state = this.#states.get(socket);
+    if (state === undefined) return undefined;
     this.#states.delete(socket);
     this.open.delete(socket);
     socket.removeListener('close', this.#onSocketClose);
     socket.removeListener('timeout', this.#onSocketTimeout);
-    if (debug.enabled) debug('sock#%d left HTTP (upgraded): no longer tracked', state.id);
-    this.onRelease?.(socket, false);
+    return state;
   }
 
   #timedOut(socket: Socket): void {
@@ -181,12 +187,8 @@ export class ConnectionTracker {
   }
 
   #release(socket: Socket, hadError: boolean): void {
-    const state = this.#states.get(socket);
+    const state = this.#untrack(socket);
     if (state === undefined) return;
-    this.#states.delete(socket);
-    this.open.delete(socket);
-    socket.removeListener('close', this.#onSocketClose);
-    socket.removeListener('timeout', this.#onSocketTimeout);
     const reason = state.closeReason ?? (state.timedOut ? 'idleTimeout' : hadError ? 'error' : 'client');
     this.#closed[reason]++;
     if (debug.enabled) {
