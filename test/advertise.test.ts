@@ -1,17 +1,14 @@
 import { expect } from 'chai';
 import { RawClient, get } from './helpers/raw.js';
-import { routes, startServer, type TestServer } from './helpers/servers.js';
+import { routes, useTestServer, type TestServer } from './helpers/servers.js';
 import { connectionPolicy } from '../src/index.js';
 
 // `advertise`: Keep-Alive: timeout=T with T = max(1, floor(idleTimeout / 1000) − 1),
 // one second below what the server enforces, so a client that honours it lets go first.
 describe('advertise', () => {
+  const fx = useTestServer();
   let ts: TestServer;
-  let client: RawClient | undefined;
-  afterEach(async () => {
-    client?.destroy();
-    await ts.close();
-  });
+  let client: RawClient;
 
   const cases: Array<[number, number]> = [
     [65_000, 64],
@@ -25,8 +22,8 @@ describe('advertise', () => {
   ];
   for (const [idleTimeout, seconds] of cases) {
     it(`idleTimeout ${idleTimeout} advertises timeout=${seconds}`, async () => {
-      ts = await startServer('http', { idleTimeout }, routes);
-      client = await RawClient.send(ts.port, get('/'));
+      ts = await fx.start('http', { idleTimeout }, routes);
+      client = await fx.send(get('/'));
       const res = await client.response();
       expect(res.count('keep-alive')).to.equal(1);
       expect(res.header('keep-alive')).to.equal(`timeout=${seconds}`);
@@ -35,30 +32,30 @@ describe('advertise', () => {
   }
 
   it("replaces a handler's own Keep-Alive header rather than adding a second", async () => {
-    ts = await startServer('express5', {}, (req, res) => {
+    ts = await fx.start('express5', {}, (req, res) => {
       res.setHeader('Keep-Alive', 'timeout=999');
       routes(req, res);
     });
-    client = await RawClient.send(ts.port, get('/'));
+    client = await fx.send(get('/'));
     const res = await client.response();
     expect(res.count('keep-alive')).to.equal(1);
     expect(res.header('keep-alive')).to.equal('timeout=64');
   });
 
   it("sends no Keep-Alive header at all with advertise: false (not even Node's)", async () => {
-    ts = await startServer('express5', { advertise: false }, routes, { attach: true });
-    client = await RawClient.send(ts.port, get('/'));
+    ts = await fx.start('express5', { advertise: false }, routes, { attach: true });
+    client = await fx.send(get('/'));
     const res = await client.response();
     expect(res.header('connection')).to.equal('keep-alive');
     expect(res.count('keep-alive')).to.equal(0);
   });
 
   it('sends no Keep-Alive header on a response that closes', async () => {
-    ts = await startServer('express5', {}, (req, res) => {
+    ts = await fx.start('express5', {}, (req, res) => {
       res.setHeader('Keep-Alive', 'timeout=5');
       routes(req, res);
     });
-    client = await RawClient.send(ts.port, get('/', 'Connection: close'));
+    client = await fx.send(get('/', 'Connection: close'));
     const res = await client.response();
     expect(res.header('connection')).to.equal('close');
     expect(res.count('keep-alive')).to.equal(0);

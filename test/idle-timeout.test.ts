@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { RawClient, get } from './helpers/raw.js';
-import { FLAVORS, routes, startServer, type TestServer } from './helpers/servers.js';
+import { FLAVORS, routes, useTestServer, type TestServer } from './helpers/servers.js';
 
 // `idleTimeout`: enforced per socket by the middleware itself. Bounds are generous
 // (0.8×–2× the configured value): these tests check behaviour, not speed.
@@ -8,16 +8,13 @@ const IDLE = 400;
 
 for (const flavor of FLAVORS) {
   describe(`idleTimeout (${flavor})`, () => {
+    const fx = useTestServer();
     let ts: TestServer;
-    let client: RawClient | undefined;
-    afterEach(async () => {
-      client?.destroy();
-      await ts.close();
-    });
+    let client: RawClient;
 
     it('closes an idle kept-alive connection with a FIN after idleTimeout', async () => {
-      ts = await startServer(flavor, { idleTimeout: IDLE }, routes);
-      client = await RawClient.send(ts.port, get('/'));
+      ts = await fx.start(flavor, { idleTimeout: IDLE }, routes);
+      client = await fx.send(get('/'));
       await client.response();
       const closed = await client.closed(IDLE * 3);
       expect(closed.kind).to.equal('fin');
@@ -27,12 +24,12 @@ for (const flavor of FLAVORS) {
     });
 
     it("overrides Node's shorter keepAliveTimeout (the 5 s default of Node 20–24)", async () => {
-      ts = await startServer(flavor, { idleTimeout: 1500 }, routes, {
+      ts = await fx.start(flavor, { idleTimeout: 1500 }, routes, {
         configure: (server) => {
           server.keepAliveTimeout = 200;
         },
       });
-      client = await RawClient.send(ts.port, get('/'));
+      client = await fx.send(get('/'));
       await client.response();
       // Node alone would close at 200 + 1000 ms.
       const closed = await client.closed(3000);
@@ -41,12 +38,12 @@ for (const flavor of FLAVORS) {
     });
 
     it('does not cut a slow next request short (also with keepAliveTimeout 0)', async () => {
-      ts = await startServer(flavor, { idleTimeout: 300 }, routes, {
+      ts = await fx.start(flavor, { idleTimeout: 300 }, routes, {
         configure: (server) => {
           server.keepAliveTimeout = 0;
         },
       });
-      client = await RawClient.send(ts.port, get('/'));
+      client = await fx.send(get('/'));
       await client.response();
       client.write(get('/?ms=700'));
       const res = await client.response({ timeoutMs: 3000 });
@@ -57,8 +54,8 @@ for (const flavor of FLAVORS) {
     });
 
     it('restarts the idle period after every response', async () => {
-      ts = await startServer(flavor, { idleTimeout: IDLE }, routes);
-      client = await RawClient.connect(ts.port);
+      ts = await fx.start(flavor, { idleTimeout: IDLE }, routes);
+      client = await fx.connect();
       for (let i = 0; i < 3; i++) {
         client.write(get('/'));
         await client.response();
@@ -72,23 +69,20 @@ for (const flavor of FLAVORS) {
 }
 
 describe('idleTimeout with attach()', () => {
+  const fx = useTestServer();
   let ts: TestServer;
-  let client: RawClient | undefined;
-  afterEach(async () => {
-    client?.destroy();
-    await ts.close();
-  });
+  let client: RawClient;
 
   it('times out a connection that never sends a request', async () => {
-    ts = await startServer('express5', { idleTimeout: IDLE }, routes, { attach: true });
-    client = await RawClient.connect(ts.port);
+    ts = await fx.start('express5', { idleTimeout: IDLE }, routes, { attach: true });
+    client = await fx.connect();
     const closed = await client.closed(IDLE * 3);
     expect(closed.kind).to.equal('fin');
     expect(closed.afterMs).to.be.within(IDLE * 0.8, IDLE * 2);
   });
 
   it("sets Node's keepAliveTimeout so that Node's own close also lands at idleTimeout", async () => {
-    ts = await startServer('http', { idleTimeout: 65_000 }, routes, { attach: true });
+    ts = await fx.start('http', { idleTimeout: 65_000 }, routes, { attach: true });
     expect(ts.server.keepAliveTimeout).to.equal(64_000);
   });
 });

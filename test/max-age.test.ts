@@ -1,20 +1,17 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RawClient, get } from './helpers/raw.js';
-import { routes, startServer, type TestServer } from './helpers/servers.js';
+import { routes, useTestServer, type TestServer } from './helpers/servers.js';
 import { connectionPolicy } from '../src/index.js';
 
 describe('maxAge and maxAgeJitter', () => {
+  const fx = useTestServer();
   let ts: TestServer;
-  let client: RawClient | undefined;
-  afterEach(async () => {
-    client?.destroy();
-    await ts.close();
-  });
+  let client: RawClient;
 
   it('closes on the first response after the connection has been open maxAge', async () => {
-    ts = await startServer('express5', { maxAge: 300, maxAgeJitter: 0 }, routes);
-    client = await RawClient.send(ts.port, get('/'));
+    ts = await fx.start('express5', { maxAge: 300, maxAgeJitter: 0 }, routes);
+    client = await fx.send(get('/'));
     expect((await client.response()).header('connection')).to.equal('keep-alive');
     await sleep(350);
     // The idle connection is not closed for its age: only a response carries the close.
@@ -27,8 +24,8 @@ describe('maxAge and maxAgeJitter', () => {
   });
 
   it('counts age from accept when attached', async () => {
-    ts = await startServer('http', { maxAge: 200, maxAgeJitter: 0 }, routes, { attach: true });
-    client = await RawClient.connect(ts.port);
+    ts = await fx.start('http', { maxAge: 200, maxAgeJitter: 0 }, routes, { attach: true });
+    client = await fx.connect();
     await sleep(250);
     client.write(get('/'));
     expect((await client.response()).header('connection')).to.equal('close');
@@ -39,18 +36,14 @@ describe('maxAge and maxAgeJitter', () => {
     // at 200 ms about half of the connections are past theirs. Without jitter all
     // or none would be.
     const policy = connectionPolicy({ maxAge: 400, maxAgeJitter: 1 });
-    ts = await startServer('http', policy, routes, { attach: true });
-    const clients = await Promise.all(Array.from({ length: 40 }, () => RawClient.connect(ts.port)));
-    try {
-      await sleep(200);
-      for (const c of clients) c.write(get('/'));
-      const closes = (await Promise.all(clients.map((c) => c.response()))).filter(
-        (r) => r.header('connection') === 'close',
-      ).length;
-      // Binomial(40, ~0.5): 8..32 holds with probability > 0.9999.
-      expect(closes).to.be.within(8, 32);
-    } finally {
-      for (const c of clients) c.destroy();
-    }
+    ts = await fx.start('http', policy, routes, { attach: true });
+    const clients = await Promise.all(Array.from({ length: 40 }, () => fx.connect()));
+    await sleep(200);
+    for (const c of clients) c.write(get('/'));
+    const closes = (await Promise.all(clients.map((c) => c.response()))).filter(
+      (r) => r.header('connection') === 'close',
+    ).length;
+    // Binomial(40, ~0.5): 8..32 holds with probability > 0.9999.
+    expect(closes).to.be.within(8, 32);
   });
 });

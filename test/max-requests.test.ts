@@ -1,20 +1,17 @@
 import { expect } from 'chai';
 import { RawClient, get } from './helpers/raw.js';
-import { FLAVORS, routes, startServer, type TestServer } from './helpers/servers.js';
+import { FLAVORS, routes, useTestServer, type TestServer } from './helpers/servers.js';
 
 // SPEC §1 rule 8 and the `maxRequests` option (nginx keepalive_requests).
 for (const flavor of FLAVORS) {
   describe(`maxRequests (${flavor})`, () => {
+    const fx = useTestServer();
     let ts: TestServer;
-    let client: RawClient | undefined;
-    afterEach(async () => {
-      client?.destroy();
-      await ts.close();
-    });
+    let client: RawClient;
 
     it('counts max= down and closes cleanly on the Nth response, never a 503', async () => {
-      ts = await startServer(flavor, { maxRequests: 3, idleTimeout: 10_000 }, routes);
-      client = await RawClient.connect(ts.port);
+      ts = await fx.start(flavor, { maxRequests: 3, idleTimeout: 10_000 }, routes);
+      client = await fx.connect();
       const seen: Array<[number, string | undefined, string | undefined]> = [];
       for (let i = 0; i < 3; i++) {
         client.write(get('/'));
@@ -32,8 +29,8 @@ for (const flavor of FLAVORS) {
     });
 
     it('closes pipelined requests at the limit without answering the rest', async () => {
-      ts = await startServer(flavor, { maxRequests: 2 }, routes);
-      client = await RawClient.send(ts.port, get('/1') + get('/2') + get('/3'));
+      ts = await fx.start(flavor, { maxRequests: 2 }, routes);
+      client = await fx.send(get('/1') + get('/2') + get('/3'));
       expect((await client.response()).header('connection')).to.equal('keep-alive');
       expect((await client.response()).header('connection')).to.equal('close');
       expect((await client.closed(2000)).kind).to.equal('fin');
@@ -41,8 +38,8 @@ for (const flavor of FLAVORS) {
     });
 
     it('maxRequests: 1 closes after every response', async () => {
-      ts = await startServer(flavor, { maxRequests: 1 }, routes);
-      client = await RawClient.send(ts.port, get('/'));
+      ts = await fx.start(flavor, { maxRequests: 1 }, routes);
+      client = await fx.send(get('/'));
       const res = await client.response();
       expect(res.header('connection')).to.equal('close');
       expect((await client.closed(2000)).kind).to.equal('fin');

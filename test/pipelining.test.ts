@@ -1,21 +1,18 @@
 import { expect } from 'chai';
 import { RawClient, get } from './helpers/raw.js';
-import { FLAVORS, routes, startServer, type TestServer } from './helpers/servers.js';
+import { FLAVORS, routes, useTestServer, type TestServer } from './helpers/servers.js';
 
 // SPEC §1 rule 7: pipelined requests are answered in order; after a closing
 // response, nothing more is written on the connection.
 for (const flavor of FLAVORS) {
   describe(`pipelining (${flavor})`, () => {
+    const fx = useTestServer();
     let ts: TestServer;
-    let client: RawClient | undefined;
-    afterEach(async () => {
-      client?.destroy();
-      await ts.close();
-    });
+    let client: RawClient;
 
     it('answers three pipelined requests in order on one connection', async () => {
-      ts = await startServer(flavor, { exposeConnectionId: true }, routes);
-      client = await RawClient.send(ts.port, get('/a?ms=60') + get('/b') + get('/c?ms=20'));
+      ts = await fx.start(flavor, { exposeConnectionId: true }, routes);
+      client = await fx.send(get('/a?ms=60') + get('/b') + get('/c?ms=20'));
       const responses = [await client.response(), await client.response(), await client.response()];
       expect(responses.map((r) => r.header('x-connection-id')?.split(';')[1])).to.deep.equal([
         'req=1',
@@ -28,11 +25,11 @@ for (const flavor of FLAVORS) {
 
     it('stops after a response that closes: the third request gets no response and no handler', async () => {
       const handled: string[] = [];
-      ts = await startServer(flavor, {}, (req, res) => {
+      ts = await fx.start(flavor, {}, (req, res) => {
         handled.push(req.url ?? '');
         routes(req, res);
       });
-      client = await RawClient.send(ts.port, get('/a?ms=30') + get('/b?connection=close') + get('/c'));
+      client = await fx.send(get('/a?ms=30') + get('/b?connection=close') + get('/c'));
       const first = await client.response();
       const second = await client.response();
       expect(first.header('connection')).to.equal('keep-alive');
@@ -47,11 +44,11 @@ for (const flavor of FLAVORS) {
 
     it('does not run the handler of a request queued behind a decided close', async () => {
       const handled: string[] = [];
-      ts = await startServer(flavor, { maxRequests: 1 }, (req, res) => {
+      ts = await fx.start(flavor, { maxRequests: 1 }, (req, res) => {
         handled.push(req.url ?? '');
         routes(req, res);
       });
-      client = await RawClient.connect(ts.port);
+      client = await fx.connect();
       // The first response is decided (and written) before the second request arrives.
       client.write(get('/one'));
       const first = await client.response();

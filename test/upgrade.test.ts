@@ -1,7 +1,8 @@
 import { expect } from 'chai';
+import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { RawClient, get } from './helpers/raw.js';
-import { routes, startServer, type TestServer } from './helpers/servers.js';
+import { routes, useTestServer, type TestServer } from './helpers/servers.js';
 
 const UPGRADE = get(
   '/ws',
@@ -11,24 +12,27 @@ const UPGRADE = get(
   'Sec-WebSocket-Version: 13',
 );
 
+/** An 'upgrade' listener that switches protocols and echoes; returns the sockets it took. */
+function acceptUpgrades(server: Server): Socket[] {
+  const upgraded: Socket[] = [];
+  server.on('upgrade', (req, socket: Socket) => {
+    upgraded.push(socket);
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    socket.on('data', (d) => socket.write(d));
+  });
+  return upgraded;
+}
+
 // SPEC §1 rule 6: upgrade requests are left alone.
 describe('upgrade requests', () => {
+  const fx = useTestServer();
   let ts: TestServer;
-  let client: RawClient | undefined;
-  afterEach(async () => {
-    client?.destroy();
-    await ts.close();
-  });
+  let client: RawClient;
 
   it("are left to an 'upgrade' listener untouched, and the socket is not timed out", async () => {
-    ts = await startServer('express5', { idleTimeout: 200 }, routes, { attach: true });
-    const upgraded: Socket[] = [];
-    ts.server.on('upgrade', (req, socket: Socket) => {
-      upgraded.push(socket);
-      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
-      socket.on('data', (d) => socket.write(d));
-    });
-    client = await RawClient.send(ts.port, UPGRADE);
+    ts = await fx.start('express5', { idleTimeout: 200 }, routes, { attach: true });
+    const upgraded = acceptUpgrades(ts.server);
+    client = await fx.send(UPGRADE);
     const res = await client.response();
     expect(res.status).to.equal(101);
     expect(res.header('connection')).to.equal('Upgrade');
@@ -43,16 +47,11 @@ describe('upgrade requests', () => {
   });
 
   it('is not ended by drain(): the upgraded connection belongs to its listener', async () => {
-    ts = await startServer('express5', {}, routes, { attach: true });
-    const upgraded: Socket[] = [];
-    ts.server.on('upgrade', (req, socket: Socket) => {
-      upgraded.push(socket);
-      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
-      socket.on('data', (d) => socket.write(d));
-    });
-    client = await RawClient.send(ts.port, UPGRADE);
+    ts = await fx.start('express5', {}, routes, { attach: true });
+    const upgraded = acceptUpgrades(ts.server);
+    client = await fx.send(UPGRADE);
     expect((await client.response()).status).to.equal(101);
-    const idle = await RawClient.send(ts.port, get('/'));
+    const idle = await fx.send(get('/'));
     await idle.response();
     expect(await ts.policy.drain({ timeout: 1000 })).to.deep.equal({ graceful: 1, destroyed: 0 });
     expect((await idle.closed(500)).kind).to.equal('fin');
@@ -60,16 +59,15 @@ describe('upgrade requests', () => {
     client.write('still here');
     await new Promise((r) => setTimeout(r, 50));
     expect(client.rest).to.equal('still here');
-    idle.destroy();
     upgraded[0]!.destroy();
   });
 
   it('goes through the middleware like any request when nobody listens for upgrade', async () => {
-    ts = await startServer('express5', {}, (req, res) => {
+    ts = await fx.start('express5', {}, (req, res) => {
       res.statusCode = 426;
       res.end('no websockets here');
     });
-    client = await RawClient.send(ts.port, UPGRADE);
+    client = await fx.send(UPGRADE);
     const res = await client.response();
     expect(res.status).to.equal(426);
     expect(res.header('connection')).to.equal('keep-alive');

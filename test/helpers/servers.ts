@@ -132,5 +132,11 @@ export function useTestServer() {
       clients.push(c);
       return c;
     },
+    /** Connects and writes `payload`. */
+    async send(payload: string): Promise<RawClient> {
+      const c = await this.connect();
+      c.write(payload);
+      return c;
+    },
   };
 }
