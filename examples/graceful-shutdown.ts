@@ -44,25 +44,21 @@ process.once('SIGINT', () => void shutdown('SIGINT'));
 
 /** A few lines turn `stats()` into Prometheus metrics. */
 export function prometheusText(s: ConnectionStats): string {
-  const lines = [
-    '# HELP http_connections_open HTTP connections open now.',
-    '# TYPE http_connections_open gauge',
-    `http_connections_open ${s.open}`,
-    '# HELP http_connections_idle Open HTTP connections idle between requests.',
-    '# TYPE http_connections_idle gauge',
-    `http_connections_idle ${s.idle}`,
-    '# HELP http_connections_accepted_total HTTP connections accepted.',
-    '# TYPE http_connections_accepted_total counter',
-    `http_connections_accepted_total ${s.accepted}`,
-    '# HELP http_requests_total HTTP requests received.',
-    '# TYPE http_requests_total counter',
-    `http_requests_total ${s.requests}`,
-    '# HELP http_requests_reused_total HTTP requests served on a reused connection.',
-    '# TYPE http_requests_reused_total counter',
-    `http_requests_reused_total ${s.reusedRequests}`,
-    '# HELP http_connections_closed_total HTTP connections closed, by reason.',
-    '# TYPE http_connections_closed_total counter',
-    ...Object.entries(s.closed).map(([reason, n]) => `http_connections_closed_total{reason="${reason}"} ${n}`),
-  ];
-  return lines.join('\n') + '\n';
+  const metric = (name: string, type: 'gauge' | 'counter', help: string, samples: string[]) =>
+    [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples.map((v) => `${name}${v}`)];
+  return [
+    ...metric('http_connections_open', 'gauge', 'HTTP connections open now.', [` ${s.open}`]),
+    ...metric('http_connections_idle', 'gauge', 'Open HTTP connections idle between requests.', [` ${s.idle}`]),
+    ...metric('http_connections_accepted_total', 'counter', 'HTTP connections accepted.', [` ${s.accepted}`]),
+    ...metric('http_requests_total', 'counter', 'HTTP requests received.', [` ${s.requests}`]),
+    ...metric('http_requests_reused_total', 'counter', 'HTTP requests served on a reused connection.', [
+      ` ${s.reusedRequests}`,
+    ]),
+    ...metric(
+      'http_connections_closed_total',
+      'counter',
+      'HTTP connections closed, by reason.',
+      Object.entries(s.closed).map(([reason, n]) => `{reason="${reason}"} ${n}`),
+    ),
+  ].join('\n') + '\n';
 }
