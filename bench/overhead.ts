@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { nodeAgent } from '../scripts/lib/clients.js';
 import { compareAlternating, roundRatio } from '../scripts/lib/compare.js';
 import { fmt, median, percentile, table } from '../scripts/lib/measure.js';
-import { startServerProcess, type ServerProcess } from '../scripts/lib/server-process.js';
+import { hasTaskset, startServerProcess, type ServerProcess } from '../scripts/lib/server-process.js';
 
 const { values } = parseArgs({
   options: {
@@ -58,7 +58,6 @@ try {
   if (wrk.error) {
     console.log('\n2. throughput: skipped, wrk is not installed (apt-get install -y wrk)');
   } else {
-    const hasTaskset = spawnSync('taskset', ['-c', '1', 'true']).status === 0;
     const rps = (url: string, connections: number): number => {
       const args = ['-t1', `-c${connections}`, `-d${values.seconds}s`, url];
       const out = spawnSync(hasTaskset ? 'taskset' : 'wrk', hasTaskset ? ['-c', '1', 'wrk', ...args] : args, { encoding: 'utf8' });

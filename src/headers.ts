@@ -3,6 +3,9 @@
  * list of case-insensitive tokens. Node joins repeated `Connection` headers with
  * ", ", and a handler may set an array, so both shapes are accepted.
  */
+/** RFC 9110 §5.6.2 token: a method, a header field name. */
+export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
 export type HeaderValue = string | number | readonly string[] | undefined;
 
 /** True when `token` (lower-case) is one of the list's members. */

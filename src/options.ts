@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { optionError, unknownOptionError } from './errors.js';
+import { TOKEN } from './headers.js';
 import type { ConnectionInfo } from './info.js';
 
 /** What the policy can answer for one request. */
@@ -108,8 +109,6 @@ const OPTION_NAMES = Object.freeze(Object.keys(DEFAULTS));
 const WHERE = 'connectionPolicy()';
 /** Node's timers hold at most 2^31 − 1 ms; a larger value would fire after 1 ms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-/** RFC 9110 §5.1 field-name = token. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
  * The seconds to advertise for an enforced idle timeout: one second below it, so a

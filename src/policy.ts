@@ -45,11 +45,8 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
   const policy = resolved.policy;
   /** Without a request limit the hint is the same on every response. */
   const fixedKeepAlive = Number.isFinite(resolved.maxRequests) ? undefined : keepAliveValue(resolved.advertisedTimeout, Infinity);
-  const fixedAnswer = typeof policy === 'function' ? undefined : { answer: policy, from: `policy '${policy}'` };
-  const askPolicy =
-    typeof policy === 'function'
-      ? (req: IncomingMessage, info: ConnectionInfo) => askPolicyFunction(policy, req, info)
-      : () => fixedAnswer!;
+  const fixedAnswer = { answer: policy === 'close' ? 'close' : 'keep-alive', from: `policy '${String(policy)}'` } as const;
+  const askFixed = () => fixedAnswer;
 
   function onConnection(socket: Socket): void {
     if (tracker.get(socket) !== undefined) return;
@@ -68,7 +65,8 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
       // Only HTTP/1.0 lacks chunked coding; HTTP/1.1 bodies are always delimited.
       delimited: !http10 || res.hasHeader('content-length') || isBodyless(req, res),
       draining: drainPromise !== undefined,
-      askPolicy: () => askPolicy(req, info),
+      // A function is asked (lazily: rules 1–3 may settle it first); a fixed answer costs nothing.
+      askPolicy: typeof policy === 'function' ? () => askPolicyFunction(policy, req, info) : askFixed,
       requests: info.requests,
       maxRequests: resolved.maxRequests,
       // No clock read per response unless an age limit applies.

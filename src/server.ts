@@ -57,5 +57,3 @@ export function alignServerTimers(server: HttpServer, idleTimeout: number): void
 export function connectionEventOf(server: HttpServer): 'connection' | 'secureConnection' {
   return server instanceof TlsServer ? 'secureConnection' : 'connection';
 }
-
-export type ConnectionListener = (socket: Socket) => void;

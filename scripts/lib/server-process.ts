@@ -27,7 +27,7 @@ export interface ServerProcess {
 
 /** `--import tsx` resolves from the working directory: the repository's. */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const hasTaskset = spawnSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' }).status === 0;
+export const hasTaskset = spawnSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' }).status === 0;
 
 /**
  * `script` is relative to the repository. With `cpu`, the server is pinned to that

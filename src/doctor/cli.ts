@@ -6,6 +6,7 @@
 //
 // Exit status: 0 nothing found, 1 findings, 2 bad usage or unreachable server.
 import { parseArgs } from 'node:util';
+import { TOKEN } from '../headers.js';
 import { findingsOf, Prober, type Diagnosis, type DiagnoseOptions } from './diagnose.js';
 
 const USAGE = `usage: connection-doctor <url> [options]
@@ -71,11 +72,11 @@ function parse(argv: string[]): DiagnoseOptions & { json: boolean } {
   if (!Number.isFinite(maxIdle) || maxIdle < 100) {
     throw new UsageError(`--max-idle must be a number of milliseconds ≥ 100; got ${values['max-idle']}`);
   }
-  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(values.method)) {
+  if (!TOKEN.test(values.method)) {
     throw new UsageError(`--method must be an HTTP method; got ${values.method}`);
   }
   for (const h of values.header) {
-    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:/.test(h)) throw new UsageError(`--header must look like 'Name: value'; got ${h}`);
+    if (!TOKEN.test(h.split(':')[0]!) || !h.includes(':')) throw new UsageError(`--header must look like 'Name: value'; got ${h}`);
     if (/^(connection|content-length|host):/i.test(h)) {
       throw new UsageError(`--header cannot set ${h.split(':')[0]}: the doctor controls it`);
     }

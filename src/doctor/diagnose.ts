@@ -1,4 +1,5 @@
 // What connection-doctor measures, over raw sockets, against any HTTP/1.1 server.
+import { percentile } from './percentile.js';
 import { RawClient, request, type RawResponse } from './wire.js';
 
 export interface DiagnoseOptions {
@@ -49,13 +50,8 @@ export interface Diagnosis {
 const CLOSE_WAIT_MS = 1500;
 const OPEN_WAIT_MS = 300;
 
-function percentileOf(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
-}
-
 function latencyOf(ms: number[]): Latency {
-  return { p50: percentileOf(ms, 50), p90: percentileOf(ms, 90), p99: percentileOf(ms, 99), samples: ms.length };
+  return { p50: percentile(ms, 50), p90: percentile(ms, 90), p99: percentile(ms, 99), samples: ms.length };
 }
 
 /** `Keep-Alive: timeout=5, max=100` → { timeout: 5, max: 100 } */
@@ -241,8 +237,8 @@ export class Prober {
  * connection (quick-ACK mode) escapes it. The signature is a near-constant excess.
  */
 export function stallSignature(reused: number[], fresh: number[]): Diagnosis['latency']['stall'] {
-  const excess = percentileOf(reused, 50) - percentileOf(fresh, 50);
-  const spread = percentileOf(reused, 90) - percentileOf(reused, 10);
+  const excess = percentile(reused, 50) - percentile(fresh, 50);
+  const spread = percentile(reused, 90) - percentile(reused, 10);
   if (excess >= 25 && excess <= 60 && spread < 15) return 'delayed-ack-40ms';
   if (excess >= 150 && excess <= 260 && spread < 60) return 'delayed-ack-200ms';
   return 'none';

@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import { optionError, unknownOptionError } from '../errors.js';
+import { TOKEN } from '../headers.js';
 import type { ConnectionReport, ProbedRequest } from './report.js';
 import { resolveTarget, type ProbeTarget } from './target.js';
 
@@ -31,7 +32,6 @@ interface ResolvedProbeOptions {
 
 export const PROBE_DEFAULTS = Object.freeze({ requests: 3, method: 'GET', path: '/', timeout: 10_000 });
 const NAMES = ['requests', 'method', 'path', 'headers', 'body', 'timeout'];
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export function resolveProbeOptions(where: string, options: ProbeOptions = {}): ResolvedProbeOptions {
   if (options === null || typeof options !== 'object') {
