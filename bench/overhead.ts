@@ -1,11 +1,18 @@
-// What the middleware costs: Express 5 with app.use(connectionPolicy()) against
-// bare Express 5 and bare node:http.
-//   1. sequential keep-alive latency (node http.Agent, one connection), A B A B …
-//   2. throughput with wrk at 1 and 50 connections, alternating the servers.
-// Servers run pinned to core 0 and wrk to core 1 (where taskset exists).
+// What the middleware costs, against the calibration a user would accept: one
+// pass-through Express layer `app.use((req, res, next) => next())`.
 //
-//   node --import tsx bench/overhead.ts [--requests 4000] [--rounds 8] [--seconds 3]
-import { spawnSync } from 'node:child_process';
+//   1. Efficiency: requests per server CPU-second. The two servers of each ratio
+//      run at the same time, pinned to core 0, each loaded by its own wrk on core
+//      1, so whatever the shared machine does falls on both alike; the ratio is
+//      taken per round and the median over rounds reported.
+//   2. Sequential keep-alive latency (node http.Agent, one connection), A B A B ….
+//
+//   node --import tsx bench/overhead.ts [--rounds 5] [--seconds 4] [--requests 4000] [--json]
+//                                       [--baseline OTHER/dist/esm]
+// With --baseline, the policy servers also run from another build of the package
+// (say, the last release's), side by side in the same rounds, and the ratios of
+// this build to that one are printed: how a hot-path change is judged.
+import { spawn, spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { nodeAgent } from '../scripts/lib/clients.js';
 import { compareAlternating, roundRatio } from '../scripts/lib/compare.js';
@@ -14,77 +21,139 @@ import { hasTaskset, startServerProcess, type ServerProcess } from '../scripts/l
 
 const { values } = parseArgs({
   options: {
-    requests: { type: 'string', default: '6000' },
-    rounds: { type: 'string', default: '20' },
-    seconds: { type: 'string', default: '1' },
-    'wrk-rounds': { type: 'string', default: '8' },
+    rounds: { type: 'string', default: '5' },
+    seconds: { type: 'string', default: '4' },
+    requests: { type: 'string', default: '4000' },
+    'latency-rounds': { type: 'string', default: '20' },
+    json: { type: 'boolean', default: false },
+    baseline: { type: 'string' },
   },
 });
 const rounds = Number(values.rounds);
-const perRound = Math.floor(Number(values.requests) / rounds);
-const KINDS = ['express-policy', 'express', 'bare-http'] as const;
-type Kind = (typeof KINDS)[number];
+const seconds = Number(values.seconds);
+
+const KINDS = [
+  'express',
+  'express-passthrough',
+  'express-policy',
+  'express-policy-attached',
+  'bare-http',
+  'http-policy',
+  'http-policy-attached',
+] as const;
+type Kind = (typeof KINDS)[number] | `${'express-policy' | 'express-policy-attached' | 'http-policy'}@baseline`;
+const baselineKinds = values.baseline
+  ? (['express-policy@baseline', 'express-policy-attached@baseline', 'http-policy@baseline'] as const)
+  : [];
+const ALL: Kind[] = [...KINDS, ...baselineKinds];
+
+/** Each ratio, with its target (`≥`). */
+const RATIOS: Array<{ label: string; a: Kind; b: Kind; target?: number }> = [
+  { label: 'pass-through layer / bare Express (calibration)', a: 'express-passthrough', b: 'express' },
+  { label: 'connectionPolicy() / pass-through layer', a: 'express-policy', b: 'express-passthrough', target: 0.97 },
+  { label: 'connectionPolicy() attached / pass-through layer', a: 'express-policy-attached', b: 'express-passthrough', target: 0.98 },
+  { label: 'connectionPolicy() / bare Express', a: 'express-policy', b: 'express' },
+  { label: 'node:http wrapped by the policy / bare node:http', a: 'http-policy', b: 'bare-http', target: 0.95 },
+  { label: 'node:http wrapped, attached / bare node:http', a: 'http-policy-attached', b: 'bare-http', target: 0.95 },
+];
+if (values.baseline) {
+  RATIOS.push(
+    { label: 'connectionPolicy(): this build / baseline', a: 'express-policy', b: 'express-policy@baseline' },
+    { label: 'attached: this build / baseline', a: 'express-policy-attached', b: 'express-policy-attached@baseline' },
+    { label: 'node:http wrapped: this build / baseline', a: 'http-policy', b: 'http-policy@baseline' },
+  );
+}
+/** Each ratio is measured on its own pair, loaded together. */
+const PAIRS: Array<[Kind, Kind]> = RATIOS.map((r) => [r.a, r.b]);
+
+function wrk(url: string, connections: number): Promise<void> {
+  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, url];
+  const [cmd, argv] = hasTaskset ? ['taskset', ['-c', '1', 'wrk', ...args]] : ['wrk', args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv as string[], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 && /Requests\/sec/.test(out) ? resolve() : reject(new Error(`wrk: ${out}`))));
+  });
+}
+
+/** Requests per server CPU-second of every server of a group, loaded at the same time. */
+async function efficiency(servers: Record<Kind, ServerProcess>, group: Kind[], connections: number) {
+  const before = await Promise.all(group.map((k) => servers[k].usage()));
+  await Promise.all(group.map((k) => wrk(servers[k].url, connections)));
+  const after = await Promise.all(group.map((k) => servers[k].usage()));
+  return Object.fromEntries(
+    group.map((k, i) => [k, ((after[i]!.served - before[i]!.served) / (after[i]!.cpuMicros - before[i]!.cpuMicros)) * 1e6]),
+  ) as Record<Kind, number>;
+}
 
 const servers = {} as Record<Kind, ServerProcess>;
-for (const kind of KINDS) servers[kind] = await startServerProcess('bench/lib/server.ts', ['--kind', kind], { cpu: 0 });
-const json: Record<string, unknown> = { bench: 'overhead' };
-try {
-  process.stderr.write('sequential keep-alive latency…\n');
-  const before = Object.fromEntries(await Promise.all(KINDS.map(async (k) => [k, await servers[k].usage()] as const)));
-  const seq = await compareAlternating(nodeAgent, servers, { rounds, perRound });
-  // Server CPU per request: steadier than latency on a shared machine.
-  const cpuPerRequest = {} as Record<Kind, number>;
-  for (const k of KINDS) {
-    const after = (await servers[k].usage())!;
-    cpuPerRequest[k] = (after.cpuMicros - before[k]!.cpuMicros) / (after.served - before[k]!.served);
-  }
-  const latencyRatio = roundRatio(seq.roundMedians['express-policy'], seq.roundMedians.express);
-  console.log(`\n1. sequential keep-alive requests, ${rounds * perRound} per server, ms\n`);
-  console.log(
-    table([
-      ['server', 'p50', 'p99', 'server CPU µs/request'],
-      ...KINDS.map((k) => [k, fmt(median(seq.ms[k]), 3), fmt(percentile(seq.ms[k], 99), 3), fmt(cpuPerRequest[k], 1)]),
-    ]),
-  );
-  console.log(
-    `\nexpress-policy / express, median of ${rounds} per-round p50 ratios: ${fmt(latencyRatio, 3)} (target ≤ 1.03: ${latencyRatio <= 1.03 ? 'met' : 'MISSED'})`,
-  );
-  const cpuRatio = cpuPerRequest['express-policy'] / cpuPerRequest.express;
-  console.log(`express-policy / express server CPU per request: ${fmt(cpuRatio, 3)}`);
-  json.latency = { p50: Object.fromEntries(KINDS.map((k) => [k, median(seq.ms[k])])), ratio: latencyRatio, target: 1.03, met: latencyRatio <= 1.03 };
-  json.cpuPerRequestMicros = cpuPerRequest;
-
-  const wrk = spawnSync('wrk', ['--version'], { encoding: 'utf8' });
-  if (wrk.error) {
-    console.log('\n2. throughput: skipped, wrk is not installed (apt-get install -y wrk)');
-  } else {
-    const rps = (url: string, connections: number): number => {
-      const args = ['-t1', `-c${connections}`, `-d${values.seconds}s`, url];
-      const out = spawnSync(hasTaskset ? 'taskset' : 'wrk', hasTaskset ? ['-c', '1', 'wrk', ...args] : args, { encoding: 'utf8' });
-      const m = out.stdout.match(/Requests\/sec:\s+([\d.]+)/);
-      if (!m) throw new Error(`wrk said: ${out.stdout}${out.stderr}`);
-      return Number(m[1]);
-    };
-    const throughput: Record<string, Record<Kind, number>> = {};
-    const rows = [['connections', ...KINDS.map((k) => `${k} req/s`), 'policy / express (per round)', 'target']];
-    for (const connections of [1, 50]) {
-      const samples = Object.fromEntries(KINDS.map((k) => [k, [] as number[]])) as Record<Kind, number[]>;
-      for (const kind of KINDS) rps(servers[kind].url, connections); // warm-up, discarded
-      const wrkRounds = Number(values['wrk-rounds']);
-      for (let round = 0; round < wrkRounds; round++) {
-        for (const kind of KINDS) samples[kind].push(rps(servers[kind].url, connections));
-        process.stderr.write(`wrk -c${connections}: round ${round + 1}/${wrkRounds}\n`);
-      }
-      const med = Object.fromEntries(KINDS.map((k) => [k, median(samples[k])])) as Record<Kind, number>;
-      throughput[`c${connections}`] = med;
-      const ratio = roundRatio(samples['express-policy'], samples.express);
-      rows.push([String(connections), ...KINDS.map((k) => fmt(med[k], 0)), fmt(ratio, 3), `≥ 0.97 ${ratio >= 0.97 ? 'met' : 'MISSED'}`]);
-    }
-    console.log(`\n2. throughput, wrk -t1 ${values.seconds}s × ${values['wrk-rounds']} alternating rounds, medians\n`);
-    console.log(table(rows));
-    json.throughput = throughput;
-  }
-} finally {
-  await Promise.all(KINDS.map((k) => servers[k].stop()));
+for (const name of ALL) {
+  const [kind, baseline] = name.split('@');
+  const args = ['--kind', kind!, ...(baseline ? ['--dist', values.baseline!] : [])];
+  servers[name] = await startServerProcess('bench/lib/server.ts', args, { cpu: 0 });
 }
-console.log(JSON.stringify(json));
+const json: Record<string, unknown> = { bench: 'overhead', rounds, seconds };
+try {
+  if (spawnSync('wrk', ['--version']).error) {
+    console.log('1. efficiency: skipped, wrk is not installed (apt-get install -y wrk)');
+  } else {
+    const results: Record<string, { c1: number; c50: number; target?: number; met?: boolean }> = {};
+    const perRatio: Array<Record<number, number>> = RATIOS.map(() => ({}));
+    const perServer: Record<number, Record<Kind, number[]>> = {
+      1: Object.fromEntries(ALL.map((k) => [k, [] as number[]])) as Record<Kind, number[]>,
+      50: Object.fromEntries(ALL.map((k) => [k, [] as number[]])) as Record<Kind, number[]>,
+    };
+    const rows: string[][] = [['ratio (requests per server CPU-second)', '-c1', '-c50', 'target']];
+    for (const connections of [1, 50]) {
+      await efficiency(servers, ALL, connections); // warm-up, discarded
+      const ratios: number[][] = RATIOS.map(() => []);
+      for (let round = 0; round < rounds; round++) {
+        for (const [i, pair] of PAIRS.entries()) {
+          const e = await efficiency(servers, pair, connections);
+          ratios[i]!.push(e[pair[0]] / e[pair[1]]);
+          for (const k of pair) perServer[connections]![k].push(e[k]);
+        }
+        process.stderr.write(`efficiency -c${connections}: round ${round + 1}/${rounds}\n`);
+      }
+      RATIOS.forEach((r, i) => (perRatio[i]![connections] = median(ratios[i]!)));
+    }
+    RATIOS.forEach((r, i) => {
+      const { 1: c1, 50: c50 } = perRatio[i]!;
+      const met = r.target === undefined ? undefined : c1! >= r.target && c50! >= r.target;
+      rows.push([r.label, fmt(c1!, 3), fmt(c50!, 3), r.target === undefined ? '' : `≥ ${r.target} ${met ? 'met' : 'MISSED'}`]);
+      results[r.label] = { c1: c1!, c50: c50!, ...(r.target !== undefined ? { target: r.target, met } : {}) };
+    });
+    console.log(`\n1. efficiency, wrk -t1 ${seconds} s, the two servers of each ratio loaded together on one core, median of ${rounds} rounds\n`);
+    console.log(table(rows));
+    console.log(
+      '\n' +
+        table([
+          ['server', 'req / CPU-s -c1', 'req / CPU-s -c50'],
+          ...ALL.map((k) => [k, fmt(median(perServer[1]![k]), 0), fmt(median(perServer[50]![k]), 0)]),
+        ]),
+    );
+    json.efficiency = results;
+  }
+
+  process.stderr.write('sequential keep-alive latency…\n');
+  const latencyRounds = Number(values['latency-rounds']);
+  const perRound = Math.floor(Number(values.requests) / latencyRounds);
+  const seqKinds = ['express', 'express-policy', 'express-policy-attached'] as const;
+  const seq = await compareAlternating(nodeAgent, Object.fromEntries(seqKinds.map((k) => [k, servers[k]])) as Record<(typeof seqKinds)[number], ServerProcess>, {
+    rounds: latencyRounds,
+    perRound,
+  });
+  console.log(`\n2. sequential keep-alive requests, ${latencyRounds * perRound} per server, ms\n`);
+  console.log(table([['server', 'p50', 'p99'], ...seqKinds.map((k) => [k, fmt(median(seq.ms[k]), 3), fmt(percentile(seq.ms[k], 99), 3)])]));
+  const latency: Record<string, number> = {};
+  for (const k of ['express-policy', 'express-policy-attached'] as const) {
+    latency[k] = roundRatio(seq.roundMedians[k], seq.roundMedians.express);
+    console.log(`${k} / express, median of per-round p50 ratios: ${fmt(latency[k], 3)} (target ≤ 1.03: ${latency[k] <= 1.03 ? 'met' : 'MISSED'})`);
+  }
+  json.latency = latency;
+} finally {
+  await Promise.all(ALL.map((k) => servers[k].stop()));
+}
+if (values.json) console.log(JSON.stringify(json));

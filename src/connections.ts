@@ -1,8 +1,11 @@
+import type { Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
+import { closeChannel } from './channels.js';
 import { debug } from './debug.js';
-import { nodeIdleTimerOf, serverOf } from './server.js';
+import { isHttpSocket, responseInFlight, serverOf, stopAccepting } from './node-internals.js';
 import type { ResolvedOptions } from './options.js';
-import { emptyClosedCounts, type CloseReason, type ConnectionStats } from './stats.js';
+import { nodeIdleTimerOf } from './server.js';
+import { emptyClosedCounts, type CloseReason, type ConnectionStats, type DrainResult } from './stats.js';
 
 /** What a policy remembers about one connection, from first sight to `'close'`. */
 export interface ConnectionState {
@@ -11,14 +14,15 @@ export interface ConnectionState {
   readonly openedAt: number;
   /** This connection's own maxAge, drawn once with jitter. */
   readonly ageLimit: number;
+  /**
+   * Node's own idle timer after a response is not `idleTimeout` (the server is not
+   * attached, or its timers were changed): the policy arms its own after each one.
+   */
+  readonly rearm: boolean;
   /** Requests seen on the connection so far. */
   requests: number;
-  /** Requests whose response has not finished yet (more than one when pipelined). */
-  inFlight: number;
-  /** Our idle timer is armed on the socket (between a response and the next request). */
+  /** Our idle timer is armed and Node will not disarm it when the next request starts. */
   idleArmed: boolean;
-  /** Node will not disarm that timer itself when the next request starts. */
-  disarmOnRequest: boolean;
   /** Why the server decided to close, once it has; `undefined` while kept alive. */
   closeReason: CloseReason | undefined;
   /** The idle timer fired (Node then destroys the socket, unless a server 'timeout' listener took over). */
@@ -39,20 +43,37 @@ function connectionIdOf(socket: Socket): number {
 }
 
 /**
+ * Ends a connection whose last response went out as keep-alive, the way Node ends
+ * one after a `Connection: close` response: a FIN once everything written has been
+ * flushed (RFC 9112 §9.6), then the handle is released.
+ */
+function endSocket(socket: Socket): void {
+  if (socket.destroyed || socket.writableEnded) return;
+  socket.once('finish', () => socket.destroy());
+  socket.end();
+}
+
+interface Drain {
+  graceful: number;
+  destroyed: number;
+  forced: WeakSet<Socket>;
+  done: () => void;
+}
+
+/**
  * Every connection a policy has seen: state in a `WeakMap<Socket, …>` (so nothing
- * keeps a socket alive) and the open ones in a `Set` for `drain()` to walk; both
- * are cleared on the socket's `'close'`.
+ * keeps a socket alive) and the open ones in a `Set` for `drain()` and `stats()`
+ * to walk; both are cleared on the socket's `'close'`.
  */
 export class ConnectionTracker {
   readonly #states = new WeakMap<Socket, ConnectionState>();
-  readonly open = new Set<Socket>();
+  readonly #open = new Set<Socket>();
   readonly #options: ResolvedOptions;
   #accepted = 0;
   #requests = 0;
   #reusedRequests = 0;
   readonly #closed = emptyClosedCounts();
-  /** Called after a tracked connection closed (`closed`) or left HTTP (drain() listens here). */
-  onRelease: ((socket: Socket, closed: boolean) => void) | undefined;
+  #drain: Drain | undefined;
 
   readonly #onSocketClose: (this: Socket, hadError: boolean) => void;
   readonly #onSocketTimeout: (this: Socket) => void;
@@ -76,22 +97,20 @@ export class ConnectionTracker {
   /** Starts tracking a socket (at accept with `attach()`, else at its first request). */
   track(socket: Socket): ConnectionState {
     const options = this.#options;
-    const now = Date.now();
     const ageLimit =
       options.maxAge === Infinity ? Infinity : options.maxAge * (1 - options.maxAgeJitter * Math.random());
     const state: ConnectionState = {
       id: connectionIdOf(socket),
-      openedAt: now,
+      openedAt: Date.now(),
       ageLimit,
+      rearm: nodeIdleTimerOf(serverOf(socket)) !== options.idleTimeout,
       requests: 0,
-      inFlight: 0,
       idleArmed: false,
-      disarmOnRequest: false,
       closeReason: undefined,
       timedOut: false,
     };
     this.#states.set(socket, state);
-    this.open.add(socket);
+    this.#open.add(socket);
     this.#accepted++;
     // Only ever turn Nagle off: a server that asked for it keeps it when noDelay is false.
     if (options.noDelay) socket.setNoDelay(true);
@@ -107,18 +126,16 @@ export class ConnectionTracker {
     return state;
   }
 
-  /** A request arrived on the connection: count it and stop the idle timer. */
+  /** A request arrived on the connection: count it and stop our idle timer. */
   requestStarted(socket: Socket, state: ConnectionState): void {
     if (state.idleArmed) {
-      // Restore what Node would (`server.timeout`), where Node will not do it itself.
-      if (state.disarmOnRequest) socket.setTimeout(serverOf(socket)?.timeout || 0);
+      // Restore what Node would (`server.timeout`): Node disarms only its own timer.
+      socket.setTimeout(serverOf(socket)?.timeout || 0);
       state.idleArmed = false;
       state.timedOut = false;
     }
-    state.requests++;
-    state.inFlight++;
     this.#requests++;
-    if (state.requests > 1) this.#reusedRequests++;
+    if (++state.requests > 1) this.#reusedRequests++;
   }
 
   /**
@@ -128,15 +145,13 @@ export class ConnectionTracker {
    * idle socket (a FIN: nothing unread is left on it), unless a `'timeout'`
    * listener on the server has taken that job over.
    *
-   * After a response Node has just armed the same timer with its own value, and
-   * disarms it when the next request starts. Where that value already is
-   * `idleTimeout` (an attached server) there is nothing to do on either side.
+   * After a response Node has just armed the same timer with its own value (and
+   * disarms it itself when the next request's head arrives); before the first
+   * request, and where `keepAliveTimeout` is 0, Node arms none.
    */
   armIdle(socket: Socket, state: ConnectionState, afterResponse: boolean): void {
-    const nodeTimer = afterResponse ? nodeIdleTimerOf(serverOf(socket)) : 0;
-    if (nodeTimer !== this.#options.idleTimeout) socket.setTimeout(this.#options.idleTimeout);
-    state.idleArmed = true;
-    state.disarmOnRequest = nodeTimer === 0;
+    socket.setTimeout(this.#options.idleTimeout);
+    state.idleArmed = !afterResponse || nodeIdleTimerOf(serverOf(socket)) === 0;
   }
 
   /** Counts the close under the first reason that applied. */
@@ -144,28 +159,23 @@ export class ConnectionTracker {
     state.closeReason ??= reason;
   }
 
-  /**
-   * Whether Node's HTTP server still drives the socket. On an upgrade (WebSocket)
-   * Node takes its own listeners off the socket — its `'timeout'` one among them —
-   * and hands it to the `'upgrade'` listener; from then on it is not ours either.
-   */
-  isHttp(socket: Socket): boolean {
-    return socket.listenerCount('timeout') > 1;
+  get draining(): boolean {
+    return this.#drain !== undefined;
   }
 
   /** Stops tracking a socket that left HTTP (upgraded): not counted as closed, never closed by us. */
-  forget(socket: Socket): void {
+  #forget(socket: Socket): void {
     const state = this.#untrack(socket);
     if (state === undefined) return;
     if (debug.enabled) debug('sock#%d left HTTP (upgraded): no longer tracked', state.id);
-    this.onRelease?.(socket, false);
+    this.#released(socket, false);
   }
 
   #untrack(socket: Socket): ConnectionState | undefined {
     const state = this.#states.get(socket);
     if (state === undefined) return undefined;
     this.#states.delete(socket);
-    this.open.delete(socket);
+    this.#open.delete(socket);
     socket.removeListener('close', this.#onSocketClose);
     socket.removeListener('timeout', this.#onSocketTimeout);
     return state;
@@ -173,11 +183,11 @@ export class ConnectionTracker {
 
   #timedOut(socket: Socket): void {
     const state = this.#states.get(socket);
-    if (state === undefined || !state.idleArmed || state.inFlight > 0) return;
-    if (!this.isHttp(socket)) {
+    if (state === undefined || responseInFlight(socket) !== undefined) return;
+    if (!isHttpSocket(socket)) {
       // Our idle timer outlived an upgrade: Node no longer destroys on it, and neither do we.
       socket.setTimeout(0);
-      this.forget(socket);
+      this.#forget(socket);
       return;
     }
     state.timedOut = true;
@@ -194,21 +204,134 @@ export class ConnectionTracker {
     if (debug.enabled) {
       debug('sock#%d closed (%s) after %d request(s)', state.id, reason, state.requests);
     }
-    this.onRelease?.(socket, true);
+    if (closeChannel.hasSubscribers) {
+      closeChannel.publish({
+        socket,
+        id: state.id,
+        reason,
+        requests: state.requests,
+        durationMs: Date.now() - state.openedAt,
+      });
+    }
+    this.#released(socket, true);
+  }
+
+  /** A tracked connection closed (`closed`) or left HTTP: the drain counts it. */
+  #released(socket: Socket, closed: boolean): void {
+    const drain = this.#drain;
+    if (drain === undefined) return;
+    if (drain.forced.has(socket)) drain.destroyed++;
+    else if (closed) drain.graceful++;
+    if (this.#open.size === 0) drain.done();
   }
 
   stats(): ConnectionStats {
     let idle = 0;
-    for (const socket of this.open) {
-      if (this.#states.get(socket)?.inFlight === 0) idle++;
+    for (const socket of this.#open) {
+      if (responseInFlight(socket) === undefined) idle++;
     }
     return {
-      open: this.open.size,
+      open: this.#open.size,
       idle,
       accepted: this.#accepted,
       requests: this.#requests,
       reusedRequests: this.#reusedRequests,
       closed: { ...this.#closed },
     };
+  }
+
+  /**
+   * Graceful shutdown (every response head written from now on says `Connection:
+   * close`, see the middleware): stop accepting, end idle connections, let busy ones
+   * close after their last response, destroy the rest at the deadline.
+   */
+  drain(servers: Iterable<HttpServer>, { timeout, idleGrace }: { timeout: number; idleGrace: number }): Promise<DrainResult> {
+    return new Promise((resolve) => {
+      let deadline: NodeJS.Timeout | undefined;
+      let grace: NodeJS.Timeout | undefined;
+      let finished = false;
+      const drain: Drain = {
+        graceful: 0,
+        destroyed: 0,
+        forced: new WeakSet(),
+        done: () => {
+          if (finished) return;
+          finished = true;
+          if (deadline !== undefined) clearTimeout(deadline);
+          if (grace !== undefined) clearTimeout(grace);
+          if (debug.enabled) debug('drain: done, %d graceful, %d destroyed', drain.graceful, drain.destroyed);
+          resolve({ graceful: drain.graceful, destroyed: drain.destroyed });
+        },
+      };
+      this.#drain = drain;
+      if (debug.enabled) debug('drain: %d connection(s) open, timeout %d ms', this.#open.size, timeout);
+
+      // A response whose head already went out as keep-alive: its connection is
+      // ended after the last response in flight on it (a later pipelined one, if
+      // any, has been told to close and Node ends the connection after it).
+      for (const socket of this.#open) {
+        const res = responseInFlight(socket);
+        if (res !== undefined && res.headersSent) this.#endWhenIdle(socket, res);
+      }
+
+      // Idle connections are counted as 'drain' before Node's own close() reaches
+      // them. An idle socket has nothing unread, so destroying it sends a FIN; a
+      // request the client sends at this very moment is refused with a reset before
+      // any handler sees it, which a client may safely retry — but a proxy will not
+      // retry a POST, hence the grace.
+      const closeIdle = () => {
+        for (const socket of [...this.#open]) {
+          const state = this.#states.get(socket);
+          if (state === undefined || responseInFlight(socket) !== undefined) continue;
+          if (!isHttpSocket(socket)) {
+            // An upgraded connection (WebSocket) belongs to its 'upgrade' listener.
+            this.#forget(socket);
+            continue;
+          }
+          this.markClosing(state, 'drain');
+          socket.destroy();
+        }
+        // Node's own close: stops accepting, sweeps its idle connections, clears its timers.
+        for (const server of servers) server.close();
+      };
+      if (idleGrace > 0) {
+        // Stop accepting now, without Node's immediate idle sweep.
+        for (const server of servers) stopAccepting(server);
+        grace = setTimeout(closeIdle, idleGrace);
+        grace.unref();
+      } else {
+        closeIdle();
+      }
+      if (timeout !== Infinity && !finished) {
+        deadline = setTimeout(() => {
+          for (const socket of [...this.#open]) {
+            const state = this.#states.get(socket);
+            if (state !== undefined) this.markClosing(state, 'drain');
+            drain.forced.add(socket);
+            socket.destroy();
+          }
+        }, timeout);
+        // A drain must not keep the process alive by itself; open sockets do that.
+        deadline.unref();
+      }
+      if (this.#open.size === 0) drain.done();
+    });
+  }
+
+  /** After `res` (and whatever Node queued behind it) has been written, end the connection. */
+  #endWhenIdle(socket: Socket, res: NonNullable<ReturnType<typeof responseInFlight>>): void {
+    res.once('finish', () => {
+      // Node assigns the next queued response, or ends a closing connection, in its
+      // own 'finish' listener, which ran before this one.
+      const next = responseInFlight(socket);
+      if (next !== undefined) {
+        if (next.headersSent) this.#endWhenIdle(socket, next);
+        return;
+      }
+      const state = this.#states.get(socket);
+      if (state === undefined) return;
+      this.markClosing(state, 'drain');
+      endSocket(socket);
+    });
   }
 }

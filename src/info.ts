@@ -14,13 +14,17 @@ export interface ConnectionInfo {
 
 /**
  * Per request, not per socket: with pipelining several requests of one
- * connection are in flight at once, each with its own ordinal. (A WeakMap entry
- * costs less here than a new property on the request object.)
+ * connection are in flight at once, each with its own ordinal. Kept on the
+ * request under a registered symbol: cheaper per request than a `WeakMap` entry
+ * (no ephemeron for the garbage collector to trace), and shared by an ESM and a
+ * CommonJS copy of the package loaded in one process.
  */
-const infoByRequest = new WeakMap<IncomingMessage, ConnectionInfo>();
+const kInfo = Symbol.for('express-connection-policy.info');
+
+type WithInfo = IncomingMessage & { [kInfo]?: ConnectionInfo };
 
 export function setConnectionInfo(req: IncomingMessage, info: ConnectionInfo): void {
-  infoByRequest.set(req, info);
+  (req as WithInfo)[kInfo] = info;
 }
 
 /**
@@ -28,5 +32,5 @@ export function setConnectionInfo(req: IncomingMessage, info: ConnectionInfo): v
  * or `undefined` for one that did not.
  */
 export function connectionInfo(req: IncomingMessage): ConnectionInfo | undefined {
-  return infoByRequest.get(req);
+  return (req as WithInfo)[kInfo];
 }

@@ -1,12 +1,14 @@
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import onHeaders from 'on-headers';
+import { decisionChannel } from './channels.js';
 import { ConnectionTracker, type ConnectionState } from './connections.js';
 import { debug } from './debug.js';
 import { decide, type Decision } from './decide.js';
-import { endSocket, resolveDrainOptions, runDrain, type DrainOptions } from './drain.js';
-import { keepAliveValue } from './headers.js';
-import { setConnectionInfo, type ConnectionInfo } from './info.js';
+import { resolveDrainOptions, type DrainOptions } from './drain.js';
+import { hasToken, keepAliveValue } from './headers.js';
+import { connectionInfo, setConnectionInfo, type ConnectionInfo } from './info.js';
+import { responseInFlight, setKeepAliveHint } from './node-internals.js';
 import { resolveOptions, type ConnectionPolicyOptions, type PolicyAnswer, type ResolvedOptions } from './options.js';
 import { alignServerTimers, connectionEventOf } from './server.js';
 import type { ConnectionStats, DrainResult } from './stats.js';
@@ -43,10 +45,20 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
   const servers = new Set<HttpServer>();
   let drainPromise: Promise<DrainResult> | undefined;
   const policy = resolved.policy;
-  /** Without a request limit the hint is the same on every response. */
-  const fixedKeepAlive = Number.isFinite(resolved.maxRequests) ? undefined : keepAliveValue(resolved.advertisedTimeout, Infinity);
   const fixedAnswer = { answer: policy === 'close' ? 'close' : 'keep-alive', from: `policy '${String(policy)}'` } as const;
   const askFixed = () => fixedAnswer;
+  /** The hint Node writes on the fast path: `timeout=T`, or none with `advertise: false`. */
+  const hintSeconds = resolved.advertise ? resolved.advertisedTimeout : 0;
+  const finiteMaxRequests = Number.isFinite(resolved.maxRequests);
+  const finiteMaxAge = resolved.maxAge !== Infinity;
+  const exposeId = resolved.exposeConnectionId;
+  /**
+   * Whether a request's answer can be known when it arrives: a fixed keep-alive
+   * policy (a function is asked when the head is written, as documented), and no
+   * debug log (which reports every decision with its reason).
+   */
+  const fastPolicy = policy === 'keep-alive' && !debug.enabled;
+  let draining = false;
 
   function onConnection(socket: Socket): void {
     if (tracker.get(socket) !== undefined) return;
@@ -64,7 +76,7 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
       responseConnection: res.getHeader('connection'),
       // Only HTTP/1.0 lacks chunked coding; HTTP/1.1 bodies are always delimited.
       delimited: !http10 || res.hasHeader('content-length') || isBodyless(req, res),
-      draining: drainPromise !== undefined,
+      draining,
       // A function is asked (lazily: rules 1–3 may settle it first); a fixed answer costs nothing.
       askPolicy: typeof policy === 'function' ? () => askPolicyFunction(policy, req, info) : askFixed,
       requests: info.requests,
@@ -74,11 +86,13 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
       ageLimit: state.ageLimit,
     });
     if (decision.keepAlive) {
-      // Always explicit: a `Connection` header of ours also keeps Node from adding a
-      // Keep-Alive hint of its own (from keepAliveTimeout), so exactly one, ours, or none.
+      // Always explicit here: a `Connection` header of ours also keeps Node from adding a
+      // Keep-Alive hint of its own, so exactly one, ours, or none.
       if (!res.hasHeader('connection')) res.setHeader('Connection', 'keep-alive');
       if (resolved.advertise) {
-        res.setHeader('Keep-Alive', fixedKeepAlive ?? keepAliveValue(resolved.advertisedTimeout, resolved.maxRequests - info.requests));
+        res.setHeader('Keep-Alive', keepAliveValue(resolved.advertisedTimeout, resolved.maxRequests - info.requests));
+      } else {
+        res.removeHeader('Keep-Alive');
       }
     } else {
       tracker.markClosing(state, decision.closedBy ?? 'policy');
@@ -88,13 +102,49 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
       res.setHeader('Connection', 'close');
       res.removeHeader('Keep-Alive');
     }
-    if (resolved.exposeConnectionId !== false) {
-      res.setHeader(resolved.exposeConnectionId, `${info.id};req=${info.requests}`);
-    }
+    if (exposeId !== false) res.setHeader(exposeId, `${info.id};req=${info.requests}`);
     if (debug.enabled) {
       debug('sock#%d req#%d %s: %s', info.id, info.requests, decision.keepAlive ? 'keep-alive' : 'close', decision.reason);
     }
+    if (decisionChannel.hasSubscribers) {
+      decisionChannel.publish({ request: req, response: res, info, keepAlive: decision.keepAlive, reason: decision.reason });
+    }
     return decision;
+  }
+
+  // The listeners below are shared by every response (`this` is the response),
+  // so none is allocated per request.
+
+  /** on-headers listener: the whole decision, at head time. */
+  function decideAtHead(this: ServerResponse): void {
+    const req = this.req;
+    const state = tracker.get(req.socket);
+    // Released already: the client went away before the head, and nothing will be written.
+    if (state === undefined) return;
+    applyDecision(req, this, state, connectionInfo(req)!);
+  }
+
+  /**
+   * on-headers listener of a request answered at arrival: the answer stands (Node
+   * writes the head) unless a handler set its own `Connection` or `Keep-Alive`
+   * (rule 2), a drain began, or the connection outgrew its age limit meanwhile.
+   */
+  function checkAtHead(this: ServerResponse): void {
+    if (draining || this.hasHeader('connection') || this.hasHeader('keep-alive')) {
+      decideAtHead.call(this);
+    } else if (finiteMaxAge) {
+      const state = tracker.get(this.req.socket);
+      if (state !== undefined && Date.now() - state.openedAt >= state.ageLimit) decideAtHead.call(this);
+    }
+  }
+
+  /** `'close'` of a response, where Node's idle timer is not `idleTimeout`: arm ours. */
+  function afterResponse(this: ServerResponse): void {
+    const socket = this.req.socket;
+    // A drain ends the connection itself; a pipelined response still in flight arms on its own close.
+    if (draining || socket.destroyed || socket.writableEnded || responseInFlight(socket) !== undefined) return;
+    const state = tracker.get(socket);
+    if (state !== undefined && state.closeReason === undefined) tracker.armIdle(socket, state, true);
   }
 
   function connectionPolicyMiddleware(
@@ -126,32 +176,28 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
       return;
     }
     tracker.requestStarted(socket, state);
+    const requests = state.requests;
     // A plain object (typed readonly): freezing it on every request costs more than it protects.
-    const info: ConnectionInfo = {
-      id: state.id,
-      requests: state.requests,
-      reused: state.requests > 1,
-      openedAt: state.openedAt,
-    };
-    setConnectionInfo(req, info);
-    let keepAlive = false;
-    onHeaders(res, function onResponseHeaders(this: ServerResponse) {
-      keepAlive = applyDecision(req, this, state, info).keepAlive;
-    });
-    // 'close' comes once per response, after 'finish' or on an abort (`on`, not
-    // `once`: no wrapper to allocate and remove on every request).
-    res.on('close', function onResponseClose() {
-      state.inFlight--;
-      // Only once nothing else is in flight: a pipelined response may still be queued.
-      if (!keepAlive || socket.destroyed || state.inFlight > 0) return;
-      if (drainPromise !== undefined) {
-        // Its head went out as keep-alive before the drain began.
-        tracker.markClosing(state, 'drain');
-        endSocket(socket);
-      } else {
-        tracker.armIdle(socket, state, true);
-      }
-    });
+    setConnectionInfo(req, { id: state.id, requests, reused: requests > 1, openedAt: state.openedAt });
+    if (
+      fastPolicy &&
+      !draining &&
+      req.httpVersionMinor === 1 &&
+      requests < resolved.maxRequests &&
+      !hasToken(req.headers.connection, 'close') &&
+      (!finiteMaxAge || Date.now() - state.openedAt < state.ageLimit) &&
+      !decisionChannel.hasSubscribers
+    ) {
+      // Rule 4 keeps it alive (rules 1 and 3 cannot apply): Node writes `Connection:
+      // keep-alive` and, from these fields, exactly our hint — and neither on a
+      // response that ends up closing.
+      setKeepAliveHint(res, hintSeconds, finiteMaxRequests ? resolved.maxRequests - requests : 0);
+      if (exposeId !== false) res.setHeader(exposeId, `${state.id};req=${requests}`);
+      onHeaders(res, checkAtHead);
+    } else {
+      onHeaders(res, decideAtHead);
+    }
+    if (state.rearm) res.on('close', afterResponse);
     next();
   }
 
@@ -166,7 +212,9 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
     },
     drain(drainOptions?: DrainOptions): Promise<DrainResult> {
       if (drainPromise !== undefined) return drainPromise;
-      drainPromise = runDrain(tracker, servers, resolveDrainOptions(drainOptions));
+      const resolvedDrain = resolveDrainOptions(drainOptions);
+      draining = true;
+      drainPromise = tracker.drain(servers, resolvedDrain);
       return drainPromise;
     },
     stats(): ConnectionStats {

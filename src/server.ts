@@ -1,21 +1,7 @@
 import type { Server as HttpServer } from 'node:http';
-import type { Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import { debug } from './debug.js';
-
-/** Node 20.20 adds this to `keepAliveTimeout` for its idle timer; later lines expose it. */
-const NODE_KEEP_ALIVE_BUFFER = 1000;
-
-type ServerTimers = { keepAliveTimeout?: number; keepAliveTimeoutBuffer?: number; timeout?: number };
-
-function keepAliveBufferOf(server: ServerTimers): number {
-  return typeof server.keepAliveTimeoutBuffer === 'number' ? server.keepAliveTimeoutBuffer : NODE_KEEP_ALIVE_BUFFER;
-}
-
-/** The server a socket was accepted by (`net` sets `socket.server`; TLS sockets too). */
-export function serverOf(socket: Socket): ServerTimers | undefined {
-  return (socket as Socket & { server?: ServerTimers }).server;
-}
+import { keepAliveBufferOf, type ServerTimers } from './node-internals.js';
 
 /**
  * The idle timer Node itself arms after a kept-alive response (`resOnFinish`):

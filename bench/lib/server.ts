@@ -1,18 +1,32 @@
 // One benchmark server per process: `--kind` picks what is measured.
-//   bare-http       node:http, res.end('hello')
-//   express         Express 5, res.send('hello')
-//   express-policy  Express 5 with app.use(connectionPolicy()) first
+//   bare-http                node:http, res.end('hello')
+//   http-policy              the same handler wrapped by the policy: policy(req, res, () => …)
+//   http-policy-attached     the same, with policy.attach(server)
+//   express                  Express 5, res.send('hello')
+//   express-passthrough      Express 5 with app.use((req, res, next) => next()) first: the calibration
+//   express-policy           Express 5 with app.use(connectionPolicy()) first
+//   express-policy-attached  the same, with policy.attach(server)
 //   split-bare      node:http created with { noDelay: false }, response written in two pieces
 //   split-policy    the same server with connectionPolicy() (noDelay: true by default)
 // Prints `listening on http://127.0.0.1:PORT/`; `stats` on stdin prints the policy's stats.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import express from 'express';
-import { connectionPolicy } from '../../src/index.js';
+// The package as users get it (the build, not the TypeScript sources through tsx,
+// whose keepNames helper costs a defineProperty per closure per request).
+import * as built from '../../dist/esm/index.js';
 
-const { values } = parseArgs({ options: { kind: { type: 'string', default: 'express-policy' } } });
+const { values } = parseArgs({
+  options: {
+    kind: { type: 'string', default: 'express-policy' },
+    // Another build of the package (its dist/esm directory), to compare two versions side by side.
+    dist: { type: 'string' },
+  },
+});
+const { connectionPolicy } = (values.dist ? await import(pathToFileURL(`${values.dist}/index.js`).href) : built) as typeof built;
 const policy = connectionPolicy();
 let served = 0;
 const HEAD = 'x'.repeat(100);
@@ -31,13 +45,20 @@ switch (values.kind) {
   case 'bare-http':
     server = http.createServer((req, res) => res.end('hello'));
     break;
+  case 'http-policy':
+  case 'http-policy-attached':
+    server = http.createServer((req, res) => policy(req, res, () => res.end('hello')));
+    break;
   case 'express':
-  case 'express-policy': {
+  case 'express-passthrough':
+  case 'express-policy':
+  case 'express-policy-attached': {
     const app = express();
     app.disable('x-powered-by');
     app.set('etag', false);
-    if (values.kind === 'express-policy') app.use(policy);
-    app.get('/', (req, res) => void res.send('hello'));
+    if (values.kind === 'express-passthrough') app.use((req, res, next) => next());
+    if (values.kind.startsWith('express-policy')) app.use(policy);
+    app.all('/', (req, res) => void res.send('hello'));
     server = http.createServer(app);
     break;
   }
@@ -51,7 +72,7 @@ switch (values.kind) {
     console.error(`unknown --kind ${values.kind}`);
     process.exit(2);
 }
-if (values.kind!.endsWith('policy')) policy.attach(server);
+if (values.kind!.endsWith('-attached') || values.kind === 'split-policy') policy.attach(server);
 server.listen(0, '127.0.0.1', () => {
   console.log(`listening on http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
 });

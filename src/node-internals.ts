@@ -1,0 +1,80 @@
+import type { Server as HttpServer, ServerResponse } from 'node:http';
+import { Server as NetServer, type Socket } from 'node:net';
+
+/**
+ * Every assumption this package makes about undocumented behaviour of Node (or of
+ * another package), in one place. Each function says what it relies on and on
+ * which Node lines it was read from the source and measured (20.20, 22.23, 24.22,
+ * 26.12); test/node-internals.test.ts has a canary for each that fails, naming
+ * the assumption, on a line where it no longer holds.
+ */
+
+/**
+ * Node 20 adds a fixed 1 s (`HTTP_SERVER_KEEP_ALIVE_TIMEOUT_BUFFER`) to
+ * `keepAliveTimeout` for its real idle close; 22 and later expose it as the
+ * public, settable `server.keepAliveTimeoutBuffer` (1000 by default), which is
+ * read from the server so that a user who changed it keeps the alignment
+ * `attach()` promises.
+ */
+export const NODE_20_KEEP_ALIVE_BUFFER = 1000;
+
+export type ServerTimers = { keepAliveTimeout?: number; keepAliveTimeoutBuffer?: number; timeout?: number };
+
+export function keepAliveBufferOf(server: ServerTimers): number {
+  const buffer = server.keepAliveTimeoutBuffer;
+  return typeof buffer === 'number' && Number.isFinite(buffer) && buffer >= 0 ? buffer : NODE_20_KEEP_ALIVE_BUFFER;
+}
+
+/**
+ * The server a socket was accepted by: `net.Server` sets `socket.server` on every
+ * connection it accepts (TLS sockets too). Undocumented, present on 20–26.
+ */
+export function serverOf(socket: Socket): ServerTimers | undefined {
+  return (socket as Socket & { server?: ServerTimers }).server;
+}
+
+/**
+ * Whether Node's HTTP server still drives the socket. Node's HTTP server adds its
+ * own `'timeout'` listener to every connection and takes it off when the
+ * connection is upgraded (WebSocket) and handed to an `'upgrade'` listener; with
+ * ours beside it, more than one listener means "still HTTP". 20–26.
+ */
+export function isHttpSocket(socket: Socket): boolean {
+  return socket.listenerCount('timeout') > 1;
+}
+
+/**
+ * Whether a response is in flight on the connection: Node's HTTP server assigns
+ * each response to its socket as `socket._httpMessage` when the request's head has
+ * been parsed (queued pipelined responses follow it) and clears it when the last
+ * one has finished. Node's own `server.closeIdleConnections()` (19+) relies on the
+ * same field; 20–26.
+ */
+export function responseInFlight(socket: Socket): ServerResponse | undefined {
+  return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
+}
+
+/**
+ * The `Keep-Alive` hint Node writes itself: when Node writes `Connection:
+ * keep-alive` (no handler set a `Connection` header, the response persists and
+ * is delimited), it adds `Keep-Alive: timeout=<floor(res._keepAliveTimeout /
+ * 1000)>` and, where `res._maxRequestsPerSocket > 0`, `, max=<that>`; with
+ * `_keepAliveTimeout` 0 it writes no hint. Node copies both fields from the
+ * server onto each response before the `'request'` event (`parserOnIncoming`)
+ * and reads them in `_storeHeader`; 20–26. Setting them per response makes Node
+ * write exactly our hint, and only on responses that really persist.
+ */
+export function setKeepAliveHint(res: ServerResponse, timeoutSeconds: number, max: number): void {
+  const fields = res as ServerResponse & { _keepAliveTimeout: number; _maxRequestsPerSocket: number };
+  fields._keepAliveTimeout = timeoutSeconds * 1000;
+  fields._maxRequestsPerSocket = max;
+}
+
+/**
+ * Stops accepting without `http.Server.prototype.close`'s immediate sweep of idle
+ * connections (`closeIdleConnections()`, 19+): the net-level close is what that
+ * method calls after the sweep; 20–26.
+ */
+export function stopAccepting(server: HttpServer): void {
+  if (server.listening) NetServer.prototype.close.call(server);
+}
