@@ -99,7 +99,7 @@ try {
   if (spawnSync('wrk', ['--version']).error) {
     console.log('1. efficiency: skipped, wrk is not installed (apt-get install -y wrk)');
   } else {
-    const results: Record<string, { c1: number; c50: number; target?: number; met?: boolean }> = {};
+    const results: Record<string, { c1: number; c50: number; target?: number | undefined; met?: boolean | undefined }> = {};
     const perRatio: Array<Record<number, number>> = RATIOS.map(() => ({}));
     const perServer: Record<number, Record<Kind, number[]>> = {
       1: Object.fromEntries(ALL.map((k) => [k, [] as number[]])) as Record<Kind, number[]>,

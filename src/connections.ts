@@ -19,6 +19,13 @@ export interface ConnectionState {
    * attached, or its timers were changed): the policy arms its own after each one.
    */
   readonly rearm: boolean;
+  /** Tracked from accept on an attached server, whose `'request'` listener admits each request. */
+  readonly attached: boolean;
+  /**
+   * Ordinal of the last request that reached the middleware: a response to a later
+   * one (written by a route before the middleware) is left to Node (rule 6).
+   */
+  passed: number;
   /** Requests seen on the connection so far. */
   requests: number;
   /** Our idle timer is armed and Node will not disarm it when the next request starts. */
@@ -95,7 +102,7 @@ export class ConnectionTracker {
   }
 
   /** Starts tracking a socket (at accept with `attach()`, else at its first request). */
-  track(socket: Socket): ConnectionState {
+  track(socket: Socket, attached = false): ConnectionState {
     const options = this.#options;
     const ageLimit =
       options.maxAge === Infinity ? Infinity : options.maxAge * (1 - options.maxAgeJitter * Math.random());
@@ -104,6 +111,8 @@ export class ConnectionTracker {
       openedAt: Date.now(),
       ageLimit,
       rearm: nodeIdleTimerOf(serverOf(socket)) !== options.idleTimeout,
+      attached,
+      passed: 0,
       requests: 0,
       idleArmed: false,
       closeReason: undefined,

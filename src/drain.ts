@@ -1,4 +1,4 @@
-import { optionError, unknownOptionError } from './errors.js';
+import { checkMilliseconds, checkOptionsObject, given } from './validate.js';
 
 export interface DrainOptions {
   /**
@@ -7,6 +7,15 @@ export interface DrainOptions {
    * @default 10000
    */
   timeout?: number | undefined;
+  /**
+   * The announce phase: from the call, `policy.draining` is true, readiness answers
+   * 503 and every response closes its connection, but attached servers keep
+   * accepting and serving for this many milliseconds (while load balancers and
+   * Kubernetes take the instance out of rotation); only then does the drain run.
+   * `timeout` counts from the end of the delay.
+   * @default 0
+   */
+  delay?: number | undefined;
   /**
    * Milliseconds to keep idle keep-alive connections open after the drain starts:
    * a request arriving on one meanwhile is answered with `Connection: close`, so a
@@ -17,27 +26,18 @@ export interface DrainOptions {
   idleGrace?: number | undefined;
 }
 
-export const DRAIN_DEFAULTS = Object.freeze({ timeout: 10_000, idleGrace: 0 });
+export const DRAIN_DEFAULTS = Object.freeze({ timeout: 10_000, delay: 0, idleGrace: 0 });
+const NAMES = Object.keys(DRAIN_DEFAULTS);
 
-export function resolveDrainOptions(options: DrainOptions = {}): { timeout: number; idleGrace: number } {
+export type ResolvedDrainOptions = { readonly [K in keyof typeof DRAIN_DEFAULTS]: number };
+
+/** SPEC §1: integers in ms from 0 to 2147483647 (`timeout` also `Infinity`), checked at the call. */
+export function resolveDrainOptions(input?: DrainOptions): ResolvedDrainOptions {
   const where = 'drain()';
-  if (options === null || typeof options !== 'object') {
-    throw optionError(where, 'ERR_INVALID_ARG_TYPE', 'options', options, 'an object or undefined');
-  }
-  const names = Object.keys(DRAIN_DEFAULTS);
-  for (const name of Object.keys(options)) {
-    if (!names.includes(name)) throw unknownOptionError(where, name, names);
-  }
-  const ms = (name: 'timeout' | 'idleGrace', allowed: string, infinity: boolean): number => {
-    const value = options[name] ?? DRAIN_DEFAULTS[name];
-    if (typeof value !== 'number') throw optionError(where, 'ERR_INVALID_ARG_TYPE', name, value, allowed);
-    if (Number.isNaN(value) || value < 0 || (!infinity && !Number.isFinite(value))) {
-      throw optionError(where, 'ERR_OUT_OF_RANGE', name, value, allowed);
-    }
-    return value;
-  };
-  return {
-    timeout: ms('timeout', 'a number of milliseconds ≥ 0, or Infinity', true),
-    idleGrace: ms('idleGrace', 'a finite number of milliseconds ≥ 0', false),
-  };
+  const options = checkOptionsObject(where, input, NAMES);
+  return Object.freeze({
+    timeout: checkMilliseconds(where, 'timeout', given(options, 'timeout', DRAIN_DEFAULTS.timeout), { min: 0, infinity: true }),
+    delay: checkMilliseconds(where, 'delay', given(options, 'delay', DRAIN_DEFAULTS.delay), { min: 0 }),
+    idleGrace: checkMilliseconds(where, 'idleGrace', given(options, 'idleGrace', DRAIN_DEFAULTS.idleGrace), { min: 0 }),
+  });
 }

@@ -70,6 +70,14 @@ export function setKeepAliveHint(res: ServerResponse, timeoutSeconds: number, ma
   fields._maxRequestsPerSocket = max;
 }
 
+/** Puts back the hint fields Node copied from the server (a response the policy leaves alone). */
+export function restoreNodeHint(res: ServerResponse): void {
+  const server = serverOf(res.req.socket) as { keepAliveTimeout?: number; maxRequestsPerSocket?: number } | undefined;
+  const fields = res as ServerResponse & { _keepAliveTimeout: number; _maxRequestsPerSocket: number };
+  fields._keepAliveTimeout = server?.keepAliveTimeout ?? 0;
+  fields._maxRequestsPerSocket = server?.maxRequestsPerSocket ?? 0;
+}
+
 /**
  * Stops accepting without `http.Server.prototype.close`'s immediate sweep of idle
  * connections (`closeIdleConnections()`, 19+): the net-level close is what that
@@ -77,4 +85,25 @@ export function setKeepAliveHint(res: ServerResponse, timeoutSeconds: number, ma
  */
 export function stopAccepting(server: HttpServer): void {
   if (server.listening) NetServer.prototype.close.call(server);
+}
+
+/**
+ * A supertest `TestAgent` (`request.agent(appOrServer)`, supertest 7.x): the app,
+ * server or URL it targets is `agent.app`, and superagent's `Agent` (10.x)
+ * records every `.set(name, value)` / `.set({ … })` call in its private
+ * `_defaults` list, which it replays on each request. `undefined` for anything
+ * that is not shaped like one.
+ */
+export function supertestAgentParts(target: unknown): { app: unknown; headers: Record<string, string> } | undefined {
+  if (typeof target !== 'object' || target === null || !('app' in target)) return undefined;
+  const agent = target as { app: unknown; _defaults?: Array<{ fn: string; args: unknown[] }> };
+  const headers: Record<string, string> = {};
+  for (const { fn, args } of agent._defaults ?? []) {
+    if (fn !== 'set') continue;
+    if (typeof args[0] === 'string' && args[1] !== undefined) headers[args[0].toLowerCase()] = String(args[1]);
+    if (typeof args[0] === 'object' && args[0] !== null) {
+      for (const [k, v] of Object.entries(args[0])) headers[k.toLowerCase()] = String(v);
+    }
+  }
+  return { app: agent.app, headers };
 }

@@ -1,7 +1,8 @@
 import type { IncomingMessage } from 'node:http';
-import { optionError, unknownOptionError } from './errors.js';
+import { optionError } from './errors.js';
 import { TOKEN } from './headers.js';
 import type { ConnectionInfo } from './info.js';
+import { checkBoolean, checkMilliseconds, checkNumber, checkOptionsObject, given, MAX_TIMER_MS } from './validate.js';
 
 /** What the policy can answer for one request. */
 export type PolicyAnswer = 'keep-alive' | 'close';
@@ -89,7 +90,7 @@ export interface ResolvedOptions {
  */
 export const DEFAULTS = Object.freeze({
   policy: 'keep-alive',
-  /** ms. Above the 60 s idle timeout of common load balancers; Node 26's own default. */
+  /** ms. Above the 60 s idle timeout of common load balancers (Node's own keepAliveTimeout is 5 s on 20–26). */
   idleTimeout: 65_000,
   maxRequests: Infinity,
   /** ms */
@@ -107,8 +108,6 @@ export const DEFAULT_CONNECTION_ID_HEADER = 'x-connection-id';
 
 const OPTION_NAMES = Object.freeze(Object.keys(DEFAULTS));
 const WHERE = 'connectionPolicy()';
-/** Node's timers hold at most 2^31 − 1 ms; a larger value would fire after 1 ms. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * The seconds to advertise for an enforced idle timeout: one second below it, so a
@@ -123,17 +122,11 @@ export function advertisedTimeoutFor(idleTimeout: number): number {
  * Validates `options` once and returns a frozen copy with every default filled in.
  * The caller's object is read, never changed.
  */
-export function resolveOptions(options: ConnectionPolicyOptions = {}): ResolvedOptions {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw optionError(WHERE, 'ERR_INVALID_ARG_TYPE', 'options', options, 'an object or undefined');
-  }
-  for (const name of Object.keys(options)) {
-    if (!OPTION_NAMES.includes(name)) throw unknownOptionError(WHERE, name, OPTION_NAMES);
-  }
-  const given = <K extends keyof ConnectionPolicyOptions>(name: K) =>
-    options[name] === undefined ? DEFAULTS[name] : options[name];
+export function resolveOptions(input?: ConnectionPolicyOptions): ResolvedOptions {
+  const options = checkOptionsObject(WHERE, input, OPTION_NAMES);
+  const option = <K extends keyof ConnectionPolicyOptions>(name: K) => given(options, name, DEFAULTS[name]);
 
-  const policy = given('policy');
+  const policy = option('policy');
   if (typeof policy !== 'function' && policy !== 'keep-alive' && policy !== 'close') {
     throw optionError(
       WHERE,
@@ -144,43 +137,38 @@ export function resolveOptions(options: ConnectionPolicyOptions = {}): ResolvedO
     );
   }
 
-  const idleTimeout = given('idleTimeout');
-  checkNumber('idleTimeout', idleTimeout, {
-    integer: true,
-    min: 1,
-    max: MAX_TIMER_MS,
-    allowed: `an integer number of milliseconds from 1 to ${MAX_TIMER_MS}`,
-  });
+  const idleTimeout = option('idleTimeout');
+  checkMilliseconds(WHERE, 'idleTimeout', idleTimeout, { min: 1 });
 
-  const maxRequests = given('maxRequests');
-  checkNumber('maxRequests', maxRequests, {
+  const maxRequests = option('maxRequests');
+  checkNumber(WHERE, 'maxRequests', maxRequests, {
     integer: true,
     min: 1,
     infinity: true,
     allowed: 'an integer ≥ 1 or Infinity',
   });
 
-  const maxAge = given('maxAge');
-  checkNumber('maxAge', maxAge, { min: 1, infinity: true, allowed: 'a number of milliseconds ≥ 1 or Infinity' });
+  const maxAge = option('maxAge');
+  checkNumber(WHERE, 'maxAge', maxAge, { min: 1, infinity: true, allowed: 'a number of milliseconds ≥ 1 or Infinity' });
 
-  const maxAgeJitter = given('maxAgeJitter');
-  checkNumber('maxAgeJitter', maxAgeJitter, { min: 0, max: 1, allowed: 'a number from 0 to 1' });
+  const maxAgeJitter = option('maxAgeJitter');
+  checkNumber(WHERE, 'maxAgeJitter', maxAgeJitter, { min: 0, max: 1, allowed: 'a number from 0 to 1' });
 
-  const advertise = given('advertise');
-  checkBoolean('advertise', advertise);
-  const noDelay = given('noDelay');
-  checkBoolean('noDelay', noDelay);
+  const advertise = option('advertise');
+  checkBoolean(WHERE, 'advertise', advertise);
+  const noDelay = option('noDelay');
+  checkBoolean(WHERE, 'noDelay', noDelay);
 
-  const tcpKeepAlive = given('tcpKeepAlive');
+  const tcpKeepAlive = option('tcpKeepAlive');
   if (tcpKeepAlive !== false) {
-    checkNumber('tcpKeepAlive', tcpKeepAlive, {
+    checkNumber(WHERE, 'tcpKeepAlive', tcpKeepAlive, {
       min: 1,
       max: MAX_TIMER_MS,
       allowed: 'false or a number of milliseconds ≥ 1 (the initial delay of the probes)',
     });
   }
 
-  const expose = given('exposeConnectionId');
+  const expose = option('exposeConnectionId');
   let exposeConnectionId: string | false;
   if (typeof expose === 'boolean') {
     exposeConnectionId = expose && DEFAULT_CONNECTION_ID_HEADER;
@@ -208,32 +196,4 @@ export function resolveOptions(options: ConnectionPolicyOptions = {}): ResolvedO
     exposeConnectionId,
     advertisedTimeout: advertisedTimeoutFor(idleTimeout as number),
   });
-}
-
-interface NumberRule {
-  integer?: boolean;
-  min: number;
-  max?: number;
-  infinity?: boolean;
-  allowed: string;
-}
-
-function checkNumber(name: string, value: unknown, rule: NumberRule): void {
-  if (typeof value !== 'number') {
-    throw optionError(WHERE, 'ERR_INVALID_ARG_TYPE', name, value, rule.allowed);
-  }
-  if (value === Infinity && rule.infinity) return;
-  const outOfRange =
-    Number.isNaN(value) ||
-    !Number.isFinite(value) ||
-    (rule.integer === true && !Number.isInteger(value)) ||
-    value < rule.min ||
-    (rule.max !== undefined && value > rule.max);
-  if (outOfRange) throw optionError(WHERE, 'ERR_OUT_OF_RANGE', name, value, rule.allowed);
-}
-
-function checkBoolean(name: string, value: unknown): void {
-  if (typeof value !== 'boolean') {
-    throw optionError(WHERE, 'ERR_INVALID_ARG_TYPE', name, value, 'true or false');
-  }
 }

@@ -8,7 +8,7 @@ import { decide, type Decision } from './decide.js';
 import { resolveDrainOptions, type DrainOptions } from './drain.js';
 import { hasToken, keepAliveValue } from './headers.js';
 import { connectionInfo, setConnectionInfo, type ConnectionInfo } from './info.js';
-import { responseInFlight, setKeepAliveHint } from './node-internals.js';
+import { responseInFlight, restoreNodeHint, setKeepAliveHint } from './node-internals.js';
 import { resolveOptions, type ConnectionPolicyOptions, type PolicyAnswer, type ResolvedOptions } from './options.js';
 import { alignServerTimers, connectionEventOf } from './server.js';
 import type { ConnectionStats, DrainResult } from './stats.js';
@@ -25,6 +25,14 @@ export interface ConnectionPolicy {
   drain(options?: DrainOptions): Promise<DrainResult>;
   /** A fresh snapshot of the connections this policy has seen. */
   stats(): ConnectionStats;
+  /** True from the first `drain()` call on (during its `delay` too). */
+  readonly draining: boolean;
+  /**
+   * A request handler for a readiness / health-check route: `200 ready` while the
+   * policy is not draining, `503 draining` with `Connection: close` from the first
+   * `drain()` call on. Works as an Express handler and as a `node:http` one.
+   */
+  readiness(): (req: IncomingMessage, res: ServerResponse) => void;
   /** The validated options, frozen. */
   readonly options: ResolvedOptions;
 }
@@ -62,7 +70,7 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
 
   function onConnection(socket: Socket): void {
     if (tracker.get(socket) !== undefined) return;
-    const state = tracker.track(socket);
+    const state = tracker.track(socket, true);
     // A connection that never sends a request is idle from the start.
     if (!socket.destroyed) tracker.armIdle(socket, state, false);
   }
@@ -115,26 +123,44 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
   // The listeners below are shared by every response (`this` is the response),
   // so none is allocated per request.
 
-  /** on-headers listener: the whole decision, at head time. */
+  /**
+   * on-headers listener: the whole decision, at head time. A response whose
+   * request never reached the middleware (written by a route before it) is left
+   * to Node (rule 6), except during a drain, when every response closes.
+   */
   function decideAtHead(this: ServerResponse): void {
     const req = this.req;
     const state = tracker.get(req.socket);
     // Released already: the client went away before the head, and nothing will be written.
     if (state === undefined) return;
-    applyDecision(req, this, state, connectionInfo(req)!);
+    const info = connectionInfo(req)!;
+    if (!draining && state.passed < info.requests) {
+      restoreNodeHint(this);
+      return;
+    }
+    applyDecision(req, this, state, info);
   }
 
   /**
    * on-headers listener of a request answered at arrival: the answer stands (Node
    * writes the head) unless a handler set its own `Connection` or `Keep-Alive`
-   * (rule 2), a drain began, or the connection outgrew its age limit meanwhile.
+   * (rule 2), a drain began, the connection outgrew its age limit meanwhile, or
+   * the request never reached the middleware.
    */
   function checkAtHead(this: ServerResponse): void {
     if (draining || this.hasHeader('connection') || this.hasHeader('keep-alive')) {
       decideAtHead.call(this);
-    } else if (finiteMaxAge) {
-      const state = tracker.get(this.req.socket);
-      if (state !== undefined && Date.now() - state.openedAt >= state.ageLimit) decideAtHead.call(this);
+      return;
+    }
+    const req = this.req;
+    const state = tracker.get(req.socket);
+    if (state === undefined) return;
+    if (state.passed < connectionInfo(req)!.requests) {
+      restoreNodeHint(this);
+    } else if (finiteMaxAge && Date.now() - state.openedAt >= state.ageLimit) {
+      decideAtHead.call(this);
+    } else if (exposeId !== false) {
+      this.setHeader(exposeId, `${state.id};req=${connectionInfo(req)!.requests}`);
     }
   }
 
@@ -147,25 +173,20 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
     if (state !== undefined && state.closeReason === undefined) tracker.armIdle(socket, state, true);
   }
 
-  function connectionPolicyMiddleware(
-    req: IncomingMessage,
-    res: ServerResponse,
-    next: (err?: unknown) => void,
-  ): void {
-    const socket = req.socket;
-    // Rule 6: a head already written is not ours to change; HTTP/2 has no
-    // connection-specific header fields at all (RFC 9113 §8.2.2).
-    if (res.headersSent || req.httpVersionMajor !== 1 || !socket) {
-      if (debug.enabled) debug('left alone: %s', res.headersSent ? 'head already written' : 'not HTTP/1.x');
-      next();
-      return;
-    }
+  /**
+   * The per-request work: on an attached server from its `'request'` event (before
+   * any framework has touched the request: Express gives every request and
+   * response a prototype of its own, after which each property a middleware writes
+   * costs the engine a slow path), otherwise from the middleware. Returns the
+   * connection's state, or `undefined` where no handler may run (rule 7).
+   */
+  function admit(req: IncomingMessage, res: ServerResponse, socket: Socket): ConnectionState | undefined {
     // A request on a connection we already ended (drain) has reached no handler yet:
     // refusing it now is safe for the client to retry; answering is impossible.
     if (socket.writableEnded) {
       if (debug.enabled) debug('request on an ended connection refused before any handler');
       socket.destroy();
-      return;
+      return undefined;
     }
     const state = tracker.get(socket) ?? tracker.track(socket);
     // Rule 7: a pipelined request behind a response that closes the connection will
@@ -173,7 +194,7 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
     // must not run either: the client retries it on a new connection (RFC 9112 §9.3.2).
     if (state.closeReason !== undefined) {
       if (debug.enabled) debug('sock#%d pipelined request after a closing response: not handled', state.id);
-      return;
+      return undefined;
     }
     tracker.requestStarted(socket, state);
     const requests = state.requests;
@@ -192,20 +213,66 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
       // keep-alive` and, from these fields, exactly our hint — and neither on a
       // response that ends up closing.
       setKeepAliveHint(res, hintSeconds, finiteMaxRequests ? resolved.maxRequests - requests : 0);
-      if (exposeId !== false) res.setHeader(exposeId, `${state.id};req=${requests}`);
       onHeaders(res, checkAtHead);
     } else {
       onHeaders(res, decideAtHead);
     }
     if (state.rearm) res.on('close', afterResponse);
+    return state;
+  }
+
+  /** `'request'` listener of attached servers, ahead of the application's. */
+  function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (req.httpVersionMajor === 1 && req.socket) admit(req, res, req.socket);
+  }
+
+  function connectionPolicyMiddleware(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: (err?: unknown) => void,
+  ): void {
+    const socket = req.socket;
+    // Rule 6: a head already written is not ours to change; HTTP/2 has no
+    // connection-specific header fields at all (RFC 9113 §8.2.2).
+    if (res.headersSent || req.httpVersionMajor !== 1 || !socket) {
+      if (debug.enabled) debug('left alone: %s', res.headersSent ? 'head already written' : 'not HTTP/1.x');
+      next();
+      return;
+    }
+    let state = tracker.get(socket);
+    if (state !== undefined && state.attached) {
+      // The server's 'request' listener has done the work; no info means it refused
+      // the request (rule 7), and its handler must not run.
+      const info = connectionInfo(req);
+      if (info === undefined || info.id !== state.id) return;
+      state.passed = info.requests;
+      next();
+      return;
+    }
+    state = admit(req, res, socket);
+    if (state === undefined) return;
+    state.passed = state.requests;
     next();
   }
 
-  return Object.assign(connectionPolicyMiddleware, {
+  function readinessHandler(req: IncomingMessage, res: ServerResponse): void {
+    const body = draining ? 'draining' : 'ready';
+    res.statusCode = draining ? 503 : 200;
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    res.setHeader('Content-Length', body.length);
+    // A cached "ready" would hide the drain from whoever asks through a cache.
+    res.setHeader('Cache-Control', 'no-store');
+    // The checker's connection must not outlive the instance.
+    if (draining) res.setHeader('Connection', 'close');
+    res.end(req.method === 'HEAD' ? undefined : body);
+  }
+
+  const methods = {
     attach<S extends HttpServer>(server: S): S {
       if (servers.has(server)) return server;
       servers.add(server);
       server.on(connectionEventOf(server), onConnection);
+      server.prependListener('request', onRequest);
       alignServerTimers(server, resolved.idleTimeout);
       if (debug.enabled) debug('attach: idleTimeout %d ms, keepAliveTimeout %d ms', resolved.idleTimeout, server.keepAliveTimeout);
       return server;
@@ -213,15 +280,26 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
     drain(drainOptions?: DrainOptions): Promise<DrainResult> {
       if (drainPromise !== undefined) return drainPromise;
       const resolvedDrain = resolveDrainOptions(drainOptions);
+      // From here on every response head says `Connection: close` (the middleware
+      // and its head-time check read this flag), and readiness answers 503.
       draining = true;
-      drainPromise = tracker.drain(servers, resolvedDrain);
+      if (debug.enabled) debug('drain: called, delay %d ms', resolvedDrain.delay);
+      drainPromise =
+        resolvedDrain.delay > 0
+          ? new Promise<void>((ok) => setTimeout(ok, resolvedDrain.delay)).then(() => tracker.drain(servers, resolvedDrain))
+          : tracker.drain(servers, resolvedDrain);
       return drainPromise;
     },
     stats(): ConnectionStats {
       return tracker.stats();
     },
+    readiness() {
+      return readinessHandler;
+    },
     options: resolved,
-  });
+  };
+  const middleware = Object.assign(connectionPolicyMiddleware, methods);
+  return Object.defineProperty(middleware, 'draining', { get: () => draining, enumerable: true }) as ConnectionPolicy;
 }
 
 let warnedPolicyFunction = false;

@@ -1,7 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
-import { optionError, unknownOptionError } from '../errors.js';
+import { optionError } from '../errors.js';
+import { checkMilliseconds, checkNumber, checkOptionsObject, given } from '../validate.js';
 import { TOKEN } from '../headers.js';
 import type { ConnectionReport, ProbedRequest } from './report.js';
 import { resolveTarget, type ProbeTarget } from './target.js';
@@ -34,28 +35,21 @@ export const PROBE_DEFAULTS = Object.freeze({ requests: 3, method: 'GET', path: 
 const NAMES = ['requests', 'method', 'path', 'headers', 'body', 'timeout'];
 
 export function resolveProbeOptions(where: string, options: ProbeOptions = {}): ResolvedProbeOptions {
-  if (options === null || typeof options !== 'object') {
-    throw optionError(where, 'ERR_INVALID_ARG_TYPE', 'options', options, 'an object or undefined');
-  }
-  for (const name of Object.keys(options)) {
-    if (!NAMES.includes(name)) throw unknownOptionError(where, name, NAMES);
-  }
-  const requests = options.requests ?? PROBE_DEFAULTS.requests;
-  if (typeof requests !== 'number') {
-    throw optionError(where, 'ERR_INVALID_ARG_TYPE', 'requests', requests, 'an integer ≥ 2');
-  }
-  if (!Number.isInteger(requests) || requests < 2) {
-    throw optionError(where, 'ERR_OUT_OF_RANGE', 'requests', requests, 'an integer ≥ 2');
-  }
-  const method = options.method ?? PROBE_DEFAULTS.method;
+  checkOptionsObject(where, options, NAMES);
+  const requests = checkNumber(where, 'requests', given(options, 'requests', PROBE_DEFAULTS.requests), {
+    integer: true,
+    min: 2,
+    allowed: 'an integer ≥ 2',
+  });
+  const method = given(options, 'method', PROBE_DEFAULTS.method);
   if (typeof method !== 'string' || !TOKEN.test(method)) {
     throw optionError(where, typeof method === 'string' ? 'ERR_INVALID_ARG_VALUE' : 'ERR_INVALID_ARG_TYPE', 'method', method, 'an HTTP method such as GET or POST');
   }
-  const path = options.path ?? PROBE_DEFAULTS.path;
+  const path = given(options, 'path', PROBE_DEFAULTS.path);
   if (typeof path !== 'string' || !path.startsWith('/')) {
     throw optionError(where, typeof path === 'string' ? 'ERR_INVALID_ARG_VALUE' : 'ERR_INVALID_ARG_TYPE', 'path', path, "a path starting with '/'");
   }
-  const headers = options.headers ?? {};
+  const headers = given(options, 'headers', {});
   if (typeof headers !== 'object' || headers === null || Object.values(headers).some((v) => typeof v !== 'string')) {
     throw optionError(where, 'ERR_INVALID_ARG_TYPE', 'headers', headers, 'an object of string header values');
   }
@@ -63,13 +57,7 @@ export function resolveProbeOptions(where: string, options: ProbeOptions = {}): 
   if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array)) {
     throw optionError(where, 'ERR_INVALID_ARG_TYPE', 'body', body, 'a string or a Buffer');
   }
-  const timeout = options.timeout ?? PROBE_DEFAULTS.timeout;
-  if (typeof timeout !== 'number') {
-    throw optionError(where, 'ERR_INVALID_ARG_TYPE', 'timeout', timeout, 'a number of milliseconds ≥ 1');
-  }
-  if (!(timeout >= 1) || !Number.isFinite(timeout)) {
-    throw optionError(where, 'ERR_OUT_OF_RANGE', 'timeout', timeout, 'a number of milliseconds ≥ 1');
-  }
+  const timeout = checkMilliseconds(where, 'timeout', given(options, 'timeout', PROBE_DEFAULTS.timeout), { min: 1 });
   return { requests, method: method.toUpperCase(), path, headers: { ...headers }, body, timeout };
 }
 

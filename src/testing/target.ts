@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
 import tls from 'node:tls';
+import { supertestAgentParts } from '../node-internals.js';
 
 /**
  * What a probe can be pointed at: a supertest agent (`request.agent(appOrServer)`),
@@ -21,22 +22,12 @@ export type ProbeTarget =
  */
 export type SupertestAgentLike = object;
 
-/** The part of a `TestAgent` a probe reads: the server (or URL) it targets and its `.set()` calls. */
-interface AgentInternals {
-  app: unknown;
-  _defaults?: Array<{ fn: string; args: unknown[] }>;
-}
-
 export interface ResolvedTarget {
   url: URL;
   /** Headers recorded on a supertest agent with `.set(name, value)`. */
   headers: Record<string, string>;
   /** Closes what the probe started; a no-op for a target that was already listening. */
   close(): Promise<void>;
-}
-
-function isAgentLike(target: unknown): target is AgentInternals {
-  return typeof target === 'object' && target !== null && 'app' in target && !(target instanceof net.Server);
 }
 
 function urlOf(server: net.Server): URL {
@@ -74,14 +65,10 @@ function closeStarted(server: net.Server): Promise<void> {
 export async function resolveTarget(target: ProbeTarget): Promise<ResolvedTarget> {
   const headers: Record<string, string> = {};
   let subject: unknown = target;
-  if (isAgentLike(target)) {
-    for (const { fn, args } of target._defaults ?? []) {
-      if (fn === 'set' && typeof args[0] === 'string' && args[1] !== undefined) headers[args[0].toLowerCase()] = String(args[1]);
-      if (fn === 'set' && typeof args[0] === 'object' && args[0] !== null) {
-        for (const [k, v] of Object.entries(args[0])) headers[k.toLowerCase()] = String(v);
-      }
-    }
-    subject = target.app;
+  const agent = target instanceof net.Server ? undefined : supertestAgentParts(target);
+  if (agent !== undefined) {
+    Object.assign(headers, agent.headers);
+    subject = agent.app;
   }
   if (typeof subject === 'string' || subject instanceof URL) {
     const url = new URL(subject);
