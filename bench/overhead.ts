@@ -73,8 +73,12 @@ function wrk(url: string, connections: number): Promise<void> {
     const child = spawn(cmd, argv as string[], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 && /Requests\/sec/.test(out) ? resolve() : reject(new Error(`wrk: ${out}`))));
+    // 'close', not 'exit': only then has all of wrk's output been read.
+    child.once('close', (code, signal) =>
+      code === 0 && /Requests\/sec/.test(out) ? resolve() : reject(new Error(`wrk ${url} exited with ${code ?? signal}: ${out}`)),
+    );
   });
 }
 

@@ -19,8 +19,8 @@ export interface ConnectionState {
    * attached, or its timers were changed): the policy arms its own after each one.
    */
   readonly rearm: boolean;
-  /** Tracked from accept on an attached server, whose `'request'` listener admits each request. */
-  readonly attached: boolean;
+  /** Its requests are admitted by the server's `'request'` listener, not by the middleware. */
+  readonly byListener: boolean;
   /**
    * Ordinal of the last request that reached the middleware: a response to a later
    * one (written by a route before the middleware) is left to Node (rule 6).
@@ -102,7 +102,7 @@ export class ConnectionTracker {
   }
 
   /** Starts tracking a socket (at accept with `attach()`, else at its first request). */
-  track(socket: Socket, attached = false): ConnectionState {
+  track(socket: Socket, byListener = false): ConnectionState {
     const options = this.#options;
     const ageLimit =
       options.maxAge === Infinity ? Infinity : options.maxAge * (1 - options.maxAgeJitter * Math.random());
@@ -111,7 +111,7 @@ export class ConnectionTracker {
       openedAt: Date.now(),
       ageLimit,
       rearm: nodeIdleTimerOf(serverOf(socket)) !== options.idleTimeout,
-      attached,
+      byListener,
       passed: 0,
       requests: 0,
       idleArmed: false,

@@ -1,14 +1,15 @@
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import onHeaders from 'on-headers';
 import { decisionChannel } from './channels.js';
 import { ConnectionTracker, type ConnectionState } from './connections.js';
 import { debug } from './debug.js';
 import { decide, type Decision } from './decide.js';
 import { resolveDrainOptions, type DrainOptions } from './drain.js';
+import { headHook } from './head-hook.js';
 import { hasToken, keepAliveValue } from './headers.js';
 import { connectionInfo, setConnectionInfo, type ConnectionInfo } from './info.js';
-import { responseInFlight, restoreNodeHint, setKeepAliveHint } from './node-internals.js';
+import { responseInFlight, restoreNodeHint, serverOf, setKeepAliveHint } from './node-internals.js';
 import { resolveOptions, type ConnectionPolicyOptions, type PolicyAnswer, type ResolvedOptions } from './options.js';
 import { alignServerTimers, connectionEventOf } from './server.js';
 import type { ConnectionStats, DrainResult } from './stats.js';
@@ -164,6 +165,9 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
     }
   }
 
+  const hookDecide = headHook(decideAtHead);
+  const hookCheck = headHook(checkAtHead);
+
   /** `'close'` of a response, where Node's idle timer is not `idleTimeout`: arm ours. */
   function afterResponse(this: ServerResponse): void {
     const socket = this.req.socket;
@@ -180,7 +184,7 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
    * costs the engine a slow path), otherwise from the middleware. Returns the
    * connection's state, or `undefined` where no handler may run (rule 7).
    */
-  function admit(req: IncomingMessage, res: ServerResponse, socket: Socket): ConnectionState | undefined {
+  function admit(req: IncomingMessage, res: ServerResponse, socket: Socket, byListener: boolean): ConnectionState | undefined {
     // A request on a connection we already ended (drain) has reached no handler yet:
     // refusing it now is safe for the client to retry; answering is impossible.
     if (socket.writableEnded) {
@@ -188,7 +192,7 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
       socket.destroy();
       return undefined;
     }
-    const state = tracker.get(socket) ?? tracker.track(socket);
+    const state = tracker.get(socket) ?? tracker.track(socket, byListener);
     // Rule 7: a pipelined request behind a response that closes the connection will
     // never be answered (Node writes nothing after that response), so its handler
     // must not run either: the client retries it on a new connection (RFC 9112 §9.3.2).
@@ -213,17 +217,31 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
       // keep-alive` and, from these fields, exactly our hint — and neither on a
       // response that ends up closing.
       setKeepAliveHint(res, hintSeconds, finiteMaxRequests ? resolved.maxRequests - requests : 0);
-      onHeaders(res, checkAtHead);
+      hookCheck(res);
     } else {
-      onHeaders(res, decideAtHead);
+      hookDecide(res);
     }
     if (state.rearm) res.on('close', afterResponse);
     return state;
   }
 
-  /** `'request'` listener of attached servers, ahead of the application's. */
+  /**
+   * `'request'` listener, ahead of the application's: added by `attach()`, or by the
+   * middleware on the first request it sees from a server. A connection the
+   * middleware started tracking before the listener existed stays the middleware's.
+   */
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
-    if (req.httpVersionMajor === 1 && req.socket) admit(req, res, req.socket);
+    const socket = req.socket;
+    if (req.httpVersionMajor !== 1 || !socket) return;
+    const state = tracker.get(socket);
+    if (state === undefined || state.byListener) admit(req, res, socket, true);
+  }
+
+  const listened = new WeakSet<EventEmitter>();
+  function listenOn(server: EventEmitter | undefined): void {
+    if (server === undefined || listened.has(server)) return;
+    listened.add(server);
+    server.prependListener('request', onRequest);
   }
 
   function connectionPolicyMiddleware(
@@ -240,7 +258,7 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
       return;
     }
     let state = tracker.get(socket);
-    if (state !== undefined && state.attached) {
+    if (state !== undefined && state.byListener) {
       // The server's 'request' listener has done the work; no info means it refused
       // the request (rule 7), and its handler must not run.
       const info = connectionInfo(req);
@@ -249,7 +267,9 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
       next();
       return;
     }
-    state = admit(req, res, socket);
+    state = admit(req, res, socket, false);
+    // Later requests from this server are admitted before the framework runs.
+    listenOn(serverOf(socket) as EventEmitter | undefined);
     if (state === undefined) return;
     state.passed = state.requests;
     next();
@@ -272,7 +292,7 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
       if (servers.has(server)) return server;
       servers.add(server);
       server.on(connectionEventOf(server), onConnection);
-      server.prependListener('request', onRequest);
+      listenOn(server);
       alignServerTimers(server, resolved.idleTimeout);
       if (debug.enabled) debug('attach: idleTimeout %d ms, keepAliveTimeout %d ms', resolved.idleTimeout, server.keepAliveTimeout);
       return server;
