@@ -1,4 +1,5 @@
-// `npm run bench`: every benchmark in turn, each in its own process.
+// `npm run bench` (which builds dist/ first: the servers run the package as users get it):
+// every benchmark in turn, each in its own process.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -6,6 +7,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const benches: Array<[string, string[]]> = [
   ['bench/sequential.ts', []],
   ['bench/overhead.ts', []],
+  ['bench/per-request.ts', []],
   ['bench/stall.ts', []],
   ['bench/memory.ts', ['--expose-gc']],
 ];

@@ -1,7 +1,7 @@
 // One process per core with node:cluster, each worker with its own policy, and a
 // rolling restart that drains the workers one by one: no request is lost.
 //
-//   node --import tsx examples/cluster.ts [--port 3000] [--workers N]
+//   node --import tsx examples/cluster.ts [--port 3000] [--workers N] [--drain-delay 1000]
 //   kill -HUP <primary pid>    # rolling restart
 //   kill -TERM <primary pid>   # drain every worker, then exit
 import cluster, { type Worker } from 'node:cluster';
@@ -15,6 +15,9 @@ const { values } = parseArgs({
   options: {
     port: { type: 'string', default: process.env.PORT ?? '3000' },
     workers: { type: 'string', default: String(availableParallelism()) },
+    // The announce phase of each worker's drain: its /ready answers 503 and its
+    // responses close their connections while it still serves what arrives.
+    'drain-delay': { type: 'string', default: '1000' },
   },
 });
 
@@ -28,6 +31,7 @@ function runWorker(port: number): void {
   const policy = connectionPolicy({ idleTimeout: 65_000 });
   const app = express();
   app.use(policy);
+  app.get('/ready', policy.readiness());
   app.get('/', (req, res) => void res.send(`hello from worker ${process.pid}\n`));
   // Workers share the listening socket through the primary (port 0 included).
   const server = policy.attach(app.listen(port, '127.0.0.1'));
@@ -35,7 +39,7 @@ function runWorker(port: number): void {
   process.on('message', async (message) => {
     if (message !== 'drain') return;
     // close() inside drain() makes the primary stop handing this worker connections.
-    const result = await policy.drain({ timeout: 10_000 });
+    const result = await policy.drain({ delay: Number(values['drain-delay']), timeout: 10_000 });
     // The primary disconnects us once it has read this: a connection it handed over
     // just before our close() reached it is then refused back to it, and re-routed
     // to another worker, instead of being lost with the IPC channel.

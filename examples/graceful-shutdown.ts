@@ -1,9 +1,12 @@
-// Graceful shutdown the way Kubernetes stops a pod: SIGTERM → drain() → exit.
+// Graceful shutdown the way Kubernetes stops a pod: SIGTERM → announce → drain() → exit.
 //
-//   node --import tsx examples/graceful-shutdown.ts [--port 3000] [--drain-timeout 10000]
+//   node --import tsx examples/graceful-shutdown.ts [--port 3000] [--drain-delay 5000] [--drain-timeout 10000]
 //   kill -TERM <pid>
 //
-// While draining, every response says `Connection: close`, idle keep-alive
+// From SIGTERM, /ready answers 503 so the readiness probe (or a load balancer's
+// health check) takes the instance out of rotation, and every response says
+// `Connection: close`; for --drain-delay ms the server still accepts and serves
+// what keeps arriving meanwhile. Then it stops accepting, idle keep-alive
 // connections are ended with a FIN, in-flight requests finish, and the process
 // exits once the last connection is gone (or at the deadline).
 import express from 'express';
@@ -14,6 +17,7 @@ import { connectionPolicy, type ConnectionStats } from '../src/index.js';
 const { values } = parseArgs({
   options: {
     port: { type: 'string', default: process.env.PORT ?? '3000' },
+    'drain-delay': { type: 'string', default: process.env.DRAIN_DELAY ?? '5000' },
     'drain-timeout': { type: 'string', default: '10000' },
   },
 });
@@ -21,6 +25,8 @@ const { values } = parseArgs({
 const policy = connectionPolicy({ idleTimeout: 65_000 });
 const app = express();
 app.use(policy);
+// The readiness probe: 200 ready, 503 draining from SIGTERM on.
+app.get('/ready', policy.readiness());
 app.get('/', (req, res) => void res.send('hello\n'));
 app.get('/slow', (req, res) => {
   setTimeout(() => res.send('slow hello\n'), Number(req.query.ms ?? 500));
@@ -35,7 +41,10 @@ server.on('listening', () => {
 
 async function shutdown(signal: string): Promise<void> {
   console.log(`${signal}: draining (${policy.stats().open} connection(s) open)`);
-  const { graceful, destroyed } = await policy.drain({ timeout: Number(values['drain-timeout']) });
+  const { graceful, destroyed } = await policy.drain({
+    delay: Number(values['drain-delay']),
+    timeout: Number(values['drain-timeout']),
+  });
   console.log(`drained: ${graceful} graceful, ${destroyed} destroyed`);
   process.exit(0);
 }

@@ -64,6 +64,8 @@ interface Drain {
   graceful: number;
   destroyed: number;
   forced: WeakSet<Socket>;
+  /** Past the announce phase (`delay`): the drain may end once nothing is left. */
+  running: boolean;
   done: () => void;
 }
 
@@ -231,7 +233,7 @@ export class ConnectionTracker {
     if (drain === undefined) return;
     if (drain.forced.has(socket)) drain.destroyed++;
     else if (closed) drain.graceful++;
-    if (this.#open.size === 0) drain.done();
+    if (drain.running && this.#open.size === 0) drain.done();
   }
 
   stats(): ConnectionStats {
@@ -251,80 +253,102 @@ export class ConnectionTracker {
 
   /**
    * Graceful shutdown (every response head written from now on says `Connection:
-   * close`, see the middleware): stop accepting, end idle connections, let busy ones
-   * close after their last response, destroy the rest at the deadline.
+   * close`, see the middleware). After `delay` (the announce phase, during which
+   * attached servers keep accepting): stop accepting, end idle connections, let
+   * busy ones close after their last response, destroy the rest at the deadline.
    */
-  drain(servers: Iterable<HttpServer>, { timeout, idleGrace }: { timeout: number; idleGrace: number }): Promise<DrainResult> {
+  drain(
+    servers: Iterable<HttpServer>,
+    { timeout, delay, idleGrace }: { timeout: number; delay: number; idleGrace: number },
+  ): Promise<DrainResult> {
     return new Promise((resolve) => {
-      let deadline: NodeJS.Timeout | undefined;
-      let grace: NodeJS.Timeout | undefined;
+      const timers: NodeJS.Timeout[] = [];
       let finished = false;
       const drain: Drain = {
         graceful: 0,
         destroyed: 0,
         forced: new WeakSet(),
+        running: false,
         done: () => {
           if (finished) return;
           finished = true;
-          if (deadline !== undefined) clearTimeout(deadline);
-          if (grace !== undefined) clearTimeout(grace);
+          for (const timer of timers) clearTimeout(timer);
           if (debug.enabled) debug('drain: done, %d graceful, %d destroyed', drain.graceful, drain.destroyed);
           resolve({ graceful: drain.graceful, destroyed: drain.destroyed });
         },
       };
+      // Connections that close during the announce phase (their responses already
+      // say `Connection: close`) count as graceful too.
       this.#drain = drain;
-      if (debug.enabled) debug('drain: %d connection(s) open, timeout %d ms', this.#open.size, timeout);
-
-      // A response whose head already went out as keep-alive: its connection is
-      // ended after the last response in flight on it (a later pipelined one, if
-      // any, has been told to close and Node ends the connection after it).
-      for (const socket of this.#open) {
-        const res = responseInFlight(socket);
-        if (res !== undefined && res.headersSent) this.#endWhenIdle(socket, res);
-      }
-
-      // Idle connections are counted as 'drain' before Node's own close() reaches
-      // them. An idle socket has nothing unread, so destroying it sends a FIN; a
-      // request the client sends at this very moment is refused with a reset before
-      // any handler sees it, which a client may safely retry — but a proxy will not
-      // retry a POST, hence the grace.
-      const closeIdle = () => {
-        for (const socket of [...this.#open]) {
-          const state = this.#states.get(socket);
-          if (state === undefined || responseInFlight(socket) !== undefined) continue;
-          if (!isHttpSocket(socket)) {
-            // An upgraded connection (WebSocket) belongs to its 'upgrade' listener.
-            this.#forget(socket);
-            continue;
-          }
-          this.markClosing(state, 'drain');
-          socket.destroy();
+      const run = () => {
+        drain.running = true;
+        if (debug.enabled) debug('drain: %d connection(s) open, timeout %d ms', this.#open.size, timeout);
+        this.#endAfterResponses();
+        if (idleGrace > 0) {
+          // Stop accepting now, without Node's immediate idle sweep.
+          for (const server of servers) stopAccepting(server);
+          const grace = setTimeout(() => this.#closeIdle(servers), idleGrace);
+          grace.unref();
+          timers.push(grace);
+        } else {
+          this.#closeIdle(servers);
         }
-        // Node's own close: stops accepting, sweeps its idle connections, clears its timers.
-        for (const server of servers) server.close();
+        if (timeout !== Infinity && !finished) {
+          const deadline = setTimeout(() => this.#destroyAll(drain), timeout);
+          // A drain must not keep the process alive by itself; open sockets do that.
+          deadline.unref();
+          timers.push(deadline);
+        }
+        if (this.#open.size === 0) drain.done();
       };
-      if (idleGrace > 0) {
-        // Stop accepting now, without Node's immediate idle sweep.
-        for (const server of servers) stopAccepting(server);
-        grace = setTimeout(closeIdle, idleGrace);
-        grace.unref();
-      } else {
-        closeIdle();
-      }
-      if (timeout !== Infinity && !finished) {
-        deadline = setTimeout(() => {
-          for (const socket of [...this.#open]) {
-            const state = this.#states.get(socket);
-            if (state !== undefined) this.markClosing(state, 'drain');
-            drain.forced.add(socket);
-            socket.destroy();
-          }
-        }, timeout);
-        // A drain must not keep the process alive by itself; open sockets do that.
-        deadline.unref();
-      }
-      if (this.#open.size === 0) drain.done();
+      if (delay > 0) timers.push(setTimeout(run, delay));
+      else run();
     });
+  }
+
+  /**
+   * A response whose head already went out as keep-alive: its connection is ended
+   * after the last response in flight on it (a later pipelined one, if any, has
+   * been told to close, and Node ends the connection after it).
+   */
+  #endAfterResponses(): void {
+    for (const socket of this.#open) {
+      const res = responseInFlight(socket);
+      if (res !== undefined && res.headersSent) this.#endWhenIdle(socket, res);
+    }
+  }
+
+  /**
+   * Idle connections are counted as 'drain' before Node's own close() reaches them.
+   * An idle socket has nothing unread, so destroying it sends a FIN; a request the
+   * client sends at this very moment is refused with a reset before any handler
+   * sees it, which a client may safely retry — but a proxy will not retry a POST,
+   * hence `idleGrace`.
+   */
+  #closeIdle(servers: Iterable<HttpServer>): void {
+    for (const socket of [...this.#open]) {
+      const state = this.#states.get(socket);
+      if (state === undefined || responseInFlight(socket) !== undefined) continue;
+      if (!isHttpSocket(socket)) {
+        // An upgraded connection (WebSocket) belongs to its 'upgrade' listener.
+        this.#forget(socket);
+        continue;
+      }
+      this.markClosing(state, 'drain');
+      socket.destroy();
+    }
+    // Node's own close: stops accepting, sweeps its idle connections, clears its timers.
+    for (const server of servers) server.close();
+  }
+
+  /** The deadline: whatever is left is destroyed. */
+  #destroyAll(drain: Drain): void {
+    for (const socket of [...this.#open]) {
+      const state = this.#states.get(socket);
+      if (state !== undefined) this.markClosing(state, 'drain');
+      drain.forced.add(socket);
+      socket.destroy();
+    }
   }
 
   /** After `res` (and whatever Node queued behind it) has been written, end the connection. */

@@ -304,10 +304,7 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
       // and its head-time check read this flag), and readiness answers 503.
       draining = true;
       if (debug.enabled) debug('drain: called, delay %d ms', resolvedDrain.delay);
-      drainPromise =
-        resolvedDrain.delay > 0
-          ? new Promise<void>((ok) => setTimeout(ok, resolvedDrain.delay)).then(() => tracker.drain(servers, resolvedDrain))
-          : tracker.drain(servers, resolvedDrain);
+      drainPromise = tracker.drain(servers, resolvedDrain);
       return drainPromise;
     },
     stats(): ConnectionStats {

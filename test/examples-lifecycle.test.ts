@@ -22,16 +22,21 @@ describe('examples/graceful-shutdown.ts', () => {
   let child: Child;
   afterEach(() => child.kill());
 
-  it('drains on SIGTERM: the in-flight request completes with Connection: close, then exit 0', async function () {
+  it('announces on SIGTERM (readiness 503, still serving), then drains: the in-flight request completes with Connection: close, exit 0', async function () {
     this.timeout(30_000);
-    child = runTs('examples/graceful-shutdown.ts', ['--port', '0']);
+    child = runTs('examples/graceful-shutdown.ts', ['--port', '0', '--drain-delay', '600']);
     const port = Number((await child.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/))[1]);
     const metrics = await get(port, '/metrics');
     expect(metrics.body).to.match(/^http_requests_total 1$/m);
     expect(metrics.body).to.match(/^http_connections_closed_total\{reason="client"\} 0$/m);
+    expect(await get(port, '/ready')).to.include({ status: 200, body: 'ready' });
     const slow = get(port, '/slow?ms=400');
     await new Promise((r) => setTimeout(r, 100));
     child.process.kill('SIGTERM');
+    await child.waitFor(/SIGTERM: draining/);
+    // The announce phase: out of rotation, but a new connection is still served.
+    expect(await get(port, '/ready')).to.include({ status: 503, body: 'draining', connection: 'close' });
+    expect(await get(port, '/')).to.include({ status: 200, body: 'hello\n', connection: 'close' });
     const res = await slow;
     expect(res).to.include({ status: 200, body: 'slow hello\n', connection: 'close' });
     expect(await child.exited()).to.equal(0);

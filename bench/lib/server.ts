@@ -12,12 +12,12 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import express from 'express';
 // The package as users get it (the build, not the TypeScript sources through tsx,
 // whose keepNames helper costs a defineProperty per closure per request).
-import * as built from '../../dist/esm/index.js';
+import type * as Package from '../../src/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -26,7 +26,8 @@ const { values } = parseArgs({
     dist: { type: 'string' },
   },
 });
-const { connectionPolicy } = (values.dist ? await import(pathToFileURL(`${values.dist}/index.js`).href) : built) as typeof built;
+const dist = values.dist ?? fileURLToPath(new URL('../../dist/esm', import.meta.url));
+const { connectionPolicy } = (await import(pathToFileURL(`${dist}/index.js`).href)) as typeof Package;
 const policy = connectionPolicy();
 let served = 0;
 const HEAD = 'x'.repeat(100);
