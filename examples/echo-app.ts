@@ -17,6 +17,8 @@ export function createEchoApp(policy: PolicyAnswer = 'keep-alive', waitMs = HAND
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(connection);
+  // For load balancers and Kubernetes: 503 from the moment a drain starts.
+  app.get('/ready', connection.readiness());
   app.all('/', (req, res, next) => {
     if (req.method !== 'GET' && req.method !== 'POST') return next();
     // `data = await request.data`: read the whole body, whatever its type.

@@ -3,8 +3,11 @@
 // (the "handler chain"), and answer a fixed ListQueuesResponse.
 //
 //   node --import tsx examples/echo-server.ts --policy keep-alive|close [--port 4566]
+//        [--drain-delay MS] [--drain-idle-grace MS] [--drain-timeout MS]
 //
-// Env: POLICY, PORT. Listens on 127.0.0.1. SIGINT/SIGTERM drain and exit.
+// Env: POLICY, PORT. Listens on 127.0.0.1. SIGINT/SIGTERM drain (with the given
+// delay, idle grace and timeout: 0, 0 and 2000 ms by default) and exit; /ready
+// answers 503 from then on.
 // Type `stats` (or write it to stdin) for the policy's counters as one JSON line.
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -17,6 +20,9 @@ const { values } = parseArgs({
     port: { type: 'string', default: process.env.PORT ?? '4566' },
     // Not in the Quart app: the benchmarks measure without the handler wait too.
     'wait-ms': { type: 'string', default: '5' },
+    'drain-delay': { type: 'string', default: '0' },
+    'drain-idle-grace': { type: 'string', default: '0' },
+    'drain-timeout': { type: 'string', default: '2000' },
   },
 });
 const policyName = values.policy;
@@ -48,8 +54,19 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   if (line.trim() === 'stats') console.log(JSON.stringify({ stats: policy.stats() }));
 });
 const stop = async () => {
-  await policy.drain({ timeout: 2000 });
-  process.exit(0);
+  try {
+    const result = await policy.drain({
+      delay: Number(values['drain-delay']),
+      idleGrace: Number(values['drain-idle-grace']),
+      timeout: Number(values['drain-timeout']),
+    });
+    console.log(`drained: ${JSON.stringify(result)}`);
+    process.exit(0);
+  } catch (err) {
+    // A bad --drain-* value: drain() names it.
+    console.error(`echo-server: ${(err as Error).message}`);
+    process.exit(2);
+  }
 };
 process.once('SIGINT', () => void stop());
 process.once('SIGTERM', () => void stop());

@@ -1,0 +1,134 @@
+// HAProxy in front of our servers: its own config, pid file and admin socket in a
+// fresh directory, a free loopback port, stopped by pid.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { freePort } from './nginx.js';
+
+export interface HaproxyOptions {
+  upstreams: number[];
+  /** Active health checks: `option httpchk GET <path>`, `inter 200 fall 1 rise 1`; none when undefined. */
+  healthCheck?: string;
+}
+
+/** One backend server's line of HAProxy's `show stat`. */
+export interface ServerStat {
+  name: string;
+  status: string;
+  /** Requests HAProxy retried (`wretr`) and redispatched (`wredis`) on this server. */
+  retries: number;
+  redispatches: number;
+  /** Responses by class, as HAProxy counted them. */
+  hrsp5xx: number;
+}
+
+export interface Haproxy {
+  url: string;
+  dir: string;
+  stats(): Promise<ServerStat[]>;
+  /** Resolves once HAProxy sees `server` (`s1`, `s2`, …) with this status (`UP`, `DOWN`). */
+  waitFor(server: string, status: 'UP' | 'DOWN', timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startHaproxy(options: HaproxyOptions): Promise<Haproxy> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'ecp-haproxy-'));
+  const port = await freePort();
+  const socketPath = path.join(dir, 'admin.sock');
+  const check = options.healthCheck;
+  const conf = `
+global
+  pidfile ${dir}/haproxy.pid
+  stats socket ${socketPath} mode 600 level admin
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+  timeout http-keep-alive 30s
+  option http-keep-alive
+  retries 3
+  option redispatch
+frontend fe
+  bind 127.0.0.1:${port}
+  default_backend be
+backend be
+  balance roundrobin
+  http-reuse always
+${check ? `  option httpchk GET ${check}\n  http-check expect status 200\n  default-server inter 200 fall 1 rise 1` : ''}
+${options.upstreams.map((p, i) => `  server s${i + 1} 127.0.0.1:${p}${check ? ' check' : ''}`).join('\n')}
+`;
+  await writeFile(path.join(dir, 'haproxy.cfg'), conf);
+  let output = '';
+  const child: ChildProcess = spawn('haproxy', ['-db', '-f', path.join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  await new Promise<void>((resolve, reject) => {
+    const deadline = Date.now() + 10_000;
+    child.once('exit', (code) => reject(new Error(`haproxy exited with ${code}: ${output}`)));
+    const poll = () => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve();
+      });
+      s.once('error', () => {
+        if (Date.now() > deadline) reject(new Error(`haproxy did not listen within 10 s: ${output}`));
+        else setTimeout(poll, 50);
+      });
+    };
+    poll();
+  });
+  child.removeAllListeners('exit');
+
+  const admin = (command: string) =>
+    new Promise<string>((resolve, reject) => {
+      let out = '';
+      const s = net.connect(socketPath);
+      s.on('data', (d) => (out += d));
+      s.once('error', reject);
+      s.once('close', () => resolve(out));
+      s.end(`${command}\n`);
+    });
+
+  const stats = async (): Promise<ServerStat[]> => {
+    const [header, ...rows] = (await admin('show stat')).trim().split('\n');
+    const columns = header!.replace(/^# /, '').split(',');
+    const col = (row: string[], name: string) => row[columns.indexOf(name)] ?? '';
+    return rows
+      .map((line) => line.split(','))
+      .filter((row) => col(row, 'pxname') === 'be' && /^s\d+$/.test(col(row, 'svname')))
+      .map((row) => ({
+        name: col(row, 'svname'),
+        status: col(row, 'status'),
+        retries: Number(col(row, 'wretr') || 0),
+        redispatches: Number(col(row, 'wredis') || 0),
+        hrsp5xx: Number(col(row, 'hrsp_5xx') || 0),
+      }));
+  };
+
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    dir,
+    stats,
+    async waitFor(server, status, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const s = (await stats()).find((x) => x.name === server);
+        if (s?.status.startsWith(status)) return;
+        if (Date.now() > deadline) throw new Error(`haproxy: ${server} not ${status} within ${timeoutMs} ms (${s?.status})`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
