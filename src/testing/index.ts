@@ -3,14 +3,35 @@
  * connection, or that a server closed after every response. Framework-agnostic:
  * they resolve with a report or reject with an `AssertionError`.
  */
+import { checkNumber, checkOptionsObject } from '../validate.js';
 import { probe, resolveProbeOptions, type ProbeOptions } from './probe.js';
-import { assertReset, assertReused, type ConnectionReport } from './report.js';
+import { isRecorder, type ConnectionRecorder } from './recorder.js';
+import { assertRecordedReset, assertRecordedReused, assertReset, assertReused, recordedReport, type ConnectionReport } from './report.js';
 import type { ProbeTarget } from './target.js';
 
 export type { ProbeOptions } from './probe.js';
 export type { ConnectionReport, ProbedRequest } from './report.js';
 export { formatReport } from './report.js';
 export type { ProbeTarget, SupertestAgentLike } from './target.js';
+export { recordConnections } from './recorder.js';
+export type { ConnectionRecorder, RecordedRequest, RecordTarget } from './recorder.js';
+
+/** Options when the target is a recorder: what was recorded is judged, nothing is sent. */
+export interface RecordedOptions {
+  /** The exact number of requests expected to have been recorded. */
+  requests?: number | undefined;
+  /** `expectReusedConnection` only: at most this many distinct connections. */
+  connections?: number | undefined;
+}
+
+function recordedLimits(where: string, options: RecordedOptions | undefined, names: readonly string[]): RecordedOptions {
+  const given = checkOptionsObject(where, options, names);
+  const limits: RecordedOptions = {};
+  for (const name of names as Array<keyof RecordedOptions>) {
+    if (given[name] !== undefined) limits[name] = checkNumber(where, name, given[name], { integer: true, min: 1, allowed: 'an integer ≥ 1' });
+  }
+  return limits;
+}
 
 /**
  * Sends `requests` sequential requests over one keep-alive client and reports which
@@ -22,12 +43,40 @@ export async function probeConnections(target: ProbeTarget, options?: ProbeOptio
   return probe(target, resolveProbeOptions('probeConnections()', options));
 }
 
-/** Resolves with the report when every request after the first reused the first request's socket. */
-export async function expectReusedConnection(target: ProbeTarget, options?: ProbeOptions): Promise<ConnectionReport> {
-  return assertReused(await probe(target, resolveProbeOptions('expectReusedConnection()', options)));
+/**
+ * Resolves with the report when every request after the first reused the first
+ * request's socket. With a recorder: when the recorded requests (at least two)
+ * arrived on connections that each carried more than one, and, with
+ * `{ connections: N }`, on at most N connections.
+ */
+export async function expectReusedConnection(target: ConnectionRecorder, options?: RecordedOptions): Promise<ConnectionReport>;
+export async function expectReusedConnection(target: ProbeTarget, options?: ProbeOptions): Promise<ConnectionReport>;
+export async function expectReusedConnection(
+  target: ProbeTarget | ConnectionRecorder,
+  options?: ProbeOptions | RecordedOptions,
+): Promise<ConnectionReport> {
+  const where = 'expectReusedConnection()';
+  if (isRecorder(target)) {
+    const limits = recordedLimits(where, options as RecordedOptions | undefined, ['requests', 'connections']);
+    return assertRecordedReused(recordedReport(target.requests), limits);
+  }
+  return assertReused(await probe(target, resolveProbeOptions(where, options as ProbeOptions | undefined)));
 }
 
-/** Resolves with the report when every request used a new socket. */
-export async function expectResetConnection(target: ProbeTarget, options?: ProbeOptions): Promise<ConnectionReport> {
-  return assertReset(await probe(target, resolveProbeOptions('expectResetConnection()', options)));
+/**
+ * Resolves with the report when every request used a new socket. With a recorder:
+ * when every recorded request arrived on a connection of its own.
+ */
+export async function expectResetConnection(target: ConnectionRecorder, options?: RecordedOptions): Promise<ConnectionReport>;
+export async function expectResetConnection(target: ProbeTarget, options?: ProbeOptions): Promise<ConnectionReport>;
+export async function expectResetConnection(
+  target: ProbeTarget | ConnectionRecorder,
+  options?: ProbeOptions | RecordedOptions,
+): Promise<ConnectionReport> {
+  const where = 'expectResetConnection()';
+  if (isRecorder(target)) {
+    const limits = recordedLimits(where, options as RecordedOptions | undefined, ['requests']);
+    return assertRecordedReset(recordedReport(target.requests), limits);
+  }
+  return assertReset(await probe(target, resolveProbeOptions(where, options as ProbeOptions | undefined)));
 }

@@ -17,6 +17,10 @@ export interface ProbedRequest {
   ms: number;
   /** Set when a reused socket had been closed by the server and the request was retried on a new one. */
   retried?: string;
+  /** Recorded requests (`recordConnections()`): what the client sent, and the request's position on its connection. */
+  method?: string;
+  path?: string;
+  ordinal?: number;
 }
 
 export interface ConnectionReport {
@@ -32,25 +36,32 @@ export interface ConnectionReport {
   disagreement?: string;
 }
 
-const COLUMNS = ['req', 'status', 'socket', 'reused', 'connection', 'keep-alive', 'server id', 'ms'] as const;
+const COLUMNS = ['req', 'status', 'socket', 'reused', 'connection', 'keep-alive', 'server id', 'ms'];
+const RECORDED_COLUMNS = ['req', 'method', 'path', 'connection', 'ordinal', 'status', 'at ms'];
 
 /** The report as a small aligned table, one row per request. */
 export function formatReport(report: ConnectionReport): string {
-  const rows = report.requests.map((r, i) => [
-    `#${i + 1}`,
-    String(r.status),
-    `sock#${r.socket}`,
-    r.reused ? 'reused' : 'new',
-    r.connection ?? '-',
-    r.keepAlive ?? '-',
-    r.serverConnection ?? '-',
-    r.ms.toFixed(1),
-  ]);
-  const widths = COLUMNS.map((c, i) => Math.max(c.length, ...rows.map((row) => row[i]!.length)));
+  const recorded = report.requests.length > 0 && report.requests[0]!.method !== undefined;
+  const columns = recorded ? RECORDED_COLUMNS : COLUMNS;
+  const rows = report.requests.map((r, i) =>
+    recorded
+      ? [`#${i + 1}`, r.method!, r.path!, `conn#${r.socket}`, `${r.ordinal}${r.ordinal === 1 ? ' (new)' : ''}`, r.status ? String(r.status) : '-', r.ms.toFixed(1)]
+      : [
+          `#${i + 1}`,
+          String(r.status),
+          `sock#${r.socket}`,
+          r.reused ? 'reused' : 'new',
+          r.connection ?? '-',
+          r.keepAlive ?? '-',
+          r.serverConnection ?? '-',
+          r.ms.toFixed(1),
+        ],
+  );
+  const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: readonly string[]) => '  ' + cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   const notes = report.requests.flatMap((r, i) => (r.retried ? [`  #${i + 1}: ${r.retried}`] : []));
   if (report.disagreement) notes.push(`  client and server disagree: ${report.disagreement}`);
-  return [line(COLUMNS), ...rows.map(line), ...notes].join('\n');
+  return [line(columns), ...rows.map(line), ...notes].join('\n');
 }
 
 function plural(n: number, word: string): string {
@@ -84,7 +95,86 @@ export function assertReset(report: ConnectionReport): ConnectionReport {
   );
 }
 
-function fail(headline: string, report: ConnectionReport, expected: 'reused' | 'reset'): never {
+/** A report built from what a recorder saw: "socket" is the server-side connection. */
+export function recordedReport(requests: ReadonlyArray<{ method: string; path: string; connection: number; ordinal: number; at: number; status?: number }>): ConnectionReport {
+  const t0 = requests[0]?.at ?? 0;
+  const connections = new Set(requests.map((r) => r.connection)).size;
+  return {
+    requests: requests.map((r) => ({
+      status: r.status ?? 0,
+      socket: r.connection,
+      reused: r.ordinal > 1,
+      serverConnection: `${r.connection};req=${r.ordinal}`,
+      ms: r.at - t0,
+      method: r.method,
+      path: r.path,
+      ordinal: r.ordinal,
+    })),
+    sockets: connections,
+    serverConnections: connections,
+  };
+}
+
+/**
+ * Recorded requests reused their connections: at least two requests, and every
+ * connection among them carried more than one request (no request paid for a
+ * connection of its own); with `connections`, at most that many were used.
+ */
+export function assertRecordedReused(report: ConnectionReport, limits: { requests?: number | undefined; connections?: number | undefined }): ConnectionReport {
+  checkRecordedCount(report, limits.requests, assertRecordedReused);
+  if (report.requests.length < 2) {
+    fail(`expected at least 2 recorded requests to judge reuse, but ${plural(report.requests.length, 'request')} arrived`, report, 'reused', assertRecordedReused);
+  }
+  const single = [...groupByConnection(report)].filter(([, rs]) => rs.length === 1 && rs[0]!.ordinal === 1).map(([c]) => `conn#${c}`);
+  if (single.length > 0) {
+    fail(
+      `expected every connection to carry more than one request, but ${single.join(', ')} carried only one ` +
+        `(${plural(report.sockets, 'connection')} for ${plural(report.requests.length, 'request')})`,
+      report,
+      'reused',
+      assertRecordedReused,
+    );
+  }
+  if (limits.connections !== undefined && report.sockets > limits.connections) {
+    fail(
+      `expected at most ${plural(limits.connections, 'connection')}, but the ${plural(report.requests.length, 'request')} used ${report.sockets}`,
+      report,
+      'reused',
+      assertRecordedReused,
+    );
+  }
+  return report;
+}
+
+/** Every recorded request came over a connection of its own. */
+export function assertRecordedReset(report: ConnectionReport, limits: { requests?: number | undefined }): ConnectionReport {
+  checkRecordedCount(report, limits.requests, assertRecordedReset);
+  const reused = report.requests.filter((r) => r.ordinal !== 1).length;
+  if (report.requests.length > 0 && reused === 0 && report.sockets === report.requests.length) return report;
+  fail(
+    report.requests.length === 0
+      ? 'expected recorded requests, but none arrived'
+      : `expected each of ${plural(report.requests.length, 'request')} to arrive on a new connection, but ${reused} arrived on a reused one ` +
+          `(${plural(report.sockets, 'connection')})`,
+    report,
+    'reset',
+    assertRecordedReset,
+  );
+}
+
+function checkRecordedCount(report: ConnectionReport, expected: number | undefined, caller: Function): void {
+  if (expected !== undefined && report.requests.length !== expected) {
+    fail(`expected ${plural(expected, 'recorded request')}, but ${report.requests.length} arrived`, report, 'reused', caller);
+  }
+}
+
+function groupByConnection(report: ConnectionReport): Map<number, ProbedRequest[]> {
+  const groups = new Map<number, ProbedRequest[]>();
+  for (const r of report.requests) groups.set(r.socket, [...(groups.get(r.socket) ?? []), r]);
+  return groups;
+}
+
+function fail(headline: string, report: ConnectionReport, expected: 'reused' | 'reset', caller?: Function): never {
   const err = new AssertionError({
     message: `${headline}\n\n${formatReport(report)}`,
     actual: report.requests.map((r) => r.socket),
@@ -94,6 +184,6 @@ function fail(headline: string, report: ConnectionReport, expected: 'reused' | '
         : report.requests.map((_, i) => i + 1),
     operator: expected === 'reused' ? 'expectReusedConnection' : 'expectResetConnection',
   });
-  Error.captureStackTrace(err, expected === 'reused' ? assertReused : assertReset);
+  Error.captureStackTrace(err, caller ?? (expected === 'reused' ? assertReused : assertReset));
   throw err;
 }

@@ -30,7 +30,7 @@ export interface ResolvedTarget {
   close(): Promise<void>;
 }
 
-function urlOf(server: net.Server): URL {
+export function urlOf(server: net.Server): URL {
   const address = server.address() as AddressInfo | string | null;
   if (address === null || typeof address === 'string') {
     throw new TypeError('probe target: the server listens on a pipe, not a TCP port');
@@ -46,7 +46,7 @@ function urlOf(server: net.Server): URL {
   return new URL(`${scheme}://${host}:${address.port}/`);
 }
 
-function listenOnLoopback(server: net.Server): Promise<void> {
+export function listenOnLoopback(server: net.Server): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
@@ -56,7 +56,7 @@ function listenOnLoopback(server: net.Server): Promise<void> {
   });
 }
 
-function closeStarted(server: net.Server): Promise<void> {
+export function closeStarted(server: net.Server): Promise<void> {
   if (server instanceof http.Server || server instanceof https.Server) server.closeAllConnections();
   return new Promise((resolve) => server.close(() => resolve()));
 }

@@ -1,0 +1,39 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+// The copyable client-reuse tests in examples/, run the way their headers say,
+// against the built package (they import 'express-connection-policy/testing').
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+function run(args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+describe('examples/client-reuse.*', function () {
+  this.timeout(30_000);
+
+  it('the mocha variant passes', async () => {
+    const { code, output } = await run(['--import', 'tsx', 'node_modules/mocha/bin/mocha.js', '--no-config', 'examples/client-reuse.mocha.ts']);
+    expect(code, output).to.equal(0);
+    expect(output).to.match(/1 passing/);
+  });
+
+  it('the node:test variant passes', async () => {
+    const { code, output } = await run(['--import', 'tsx', '--test', 'examples/client-reuse.node-test.ts']);
+    expect(code, output).to.equal(0);
+    expect(output).to.match(/# pass 1\b/);
+    expect(output).to.match(/# fail 0\b/);
+  });
+});

@@ -1,0 +1,206 @@
+import { expect } from 'chai';
+import http from 'node:http';
+import { AssertionError } from 'node:assert';
+import express from 'express';
+import { Client, Pool } from 'undici';
+import { connectionPolicy } from '../src/index.js';
+import {
+  expectResetConnection,
+  expectReusedConnection,
+  recordConnections,
+  type ConnectionRecorder,
+} from '../src/testing/index.js';
+import { RawClient, get } from './helpers/raw.js';
+import { closeServer, listen } from './helpers/servers.js';
+
+// SPEC §2 recordConnections(target): the server-side record of which connection
+// each request arrived on, whoever sent it — to test a client's reuse. (curl and
+// Python requests: test-interop/record-connections.test.ts.)
+function app(policy: 'keep-alive' | 'close' = 'keep-alive') {
+  const a = express();
+  a.use(connectionPolicy({ policy }));
+  a.all('/queue', (req, res) => {
+    req.resume();
+    req.on('end', () => void res.type('text/plain').send('ok'));
+  });
+  return a;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<AssertionError> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as AssertionError;
+  }
+  throw new Error('expected a rejection');
+}
+
+const turn = () => new Promise((r) => setImmediate(r));
+
+describe('recordConnections(target)', () => {
+  let recorder: ConnectionRecorder | undefined;
+  afterEach(async () => {
+    await recorder?.close();
+    recorder = undefined;
+  });
+
+  it('starts an app on 127.0.0.1 and gives its URL with a trailing slash', async () => {
+    recorder = await recordConnections(app());
+    expect(recorder.url).to.match(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(recorder.requests).to.deep.equal([]);
+    expect(recorder.connections).to.equal(0);
+  });
+
+  describe("Node's fetch", () => {
+    it('awaited back to back: alternates between two pooled connections, both reused', async () => {
+      recorder = await recordConnections(app());
+      for (let i = 0; i < 6; i++) await (await fetch(recorder.url + 'queue')).text();
+      expect(recorder.requests.map((r) => [r.method, r.path])).to.deep.equal(Array(6).fill(['GET', '/queue']));
+      const report = await expectReusedConnection(recorder);
+      expect(report.sockets).to.equal(2);
+      expect(recorder.requests.map((r) => r.connection)).to.deep.equal([1, 2, 1, 2, 1, 2]);
+      expect(recorder.requests.map((r) => r.ordinal)).to.deep.equal([1, 1, 2, 2, 3, 3]);
+      const err = await rejection(expectReusedConnection(recorder, { connections: 1 }));
+      expect(err).to.be.instanceOf(AssertionError);
+      expect(err.message).to.match(/^expected at most 1 connection, but the 6 requests used 2/);
+    });
+
+    it('with one event-loop turn between requests: one connection', async () => {
+      recorder = await recordConnections(app());
+      for (let i = 0; i < 4; i++) {
+        await (await fetch(recorder.url + 'queue', { method: 'POST', body: 'x' })).text();
+        await turn();
+      }
+      await expectReusedConnection(recorder, { connections: 1, requests: 4 });
+      expect(recorder.requests.map((r) => r.method)).to.deep.equal(['POST', 'POST', 'POST', 'POST']);
+    });
+  });
+
+  describe('undici', () => {
+    it('Client: one connection for every request', async () => {
+      recorder = await recordConnections(app());
+      const client = new Client(new URL(recorder.url).origin);
+      try {
+        for (let i = 0; i < 4; i++) await (await client.request({ path: '/queue', method: 'GET' })).body.text();
+      } finally {
+        await client.close();
+      }
+      await expectReusedConnection(recorder, { connections: 1 });
+    });
+
+    it('Pool: reuses its connections', async () => {
+      recorder = await recordConnections(app());
+      const pool = new Pool(new URL(recorder.url).origin, { connections: 2 });
+      try {
+        for (let i = 0; i < 6; i++) await (await pool.request({ path: '/queue', method: 'GET' })).body.text();
+      } finally {
+        await pool.close();
+      }
+      await expectReusedConnection(recorder, { connections: 2 });
+    });
+  });
+
+  describe("node:http's Agent", () => {
+    const send = (url: string, agent: http.Agent | false) =>
+      new Promise<void>((resolve, reject) =>
+        http.get(url, { agent }, (res) => res.resume().once('end', resolve)).once('error', reject),
+      );
+
+    it('keepAlive: true reuses; agent: false opens one connection per request', async () => {
+      recorder = await recordConnections(app());
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        for (let i = 0; i < 3; i++) await send(recorder.url + 'queue', agent);
+      } finally {
+        agent.destroy();
+      }
+      await expectReusedConnection(recorder, { connections: 1 });
+      recorder.clear();
+      for (let i = 0; i < 3; i++) await send(recorder.url + 'queue', false);
+      await expectResetConnection(recorder, { requests: 3 });
+      // Numbers go on after clear(): the first three connections were 1, the next 2–4.
+      expect(recorder.requests.map((r) => r.connection)).to.deep.equal([2, 3, 4]);
+      const err = await rejection(expectReusedConnection(recorder));
+      expect(err.message).to.match(/^expected every connection to carry more than one request, but conn#2, conn#3, conn#4 carried only one/);
+      // The request-by-request table: method, path, server connection, ordinal on it.
+      expect(err.message).to.include('req  method  path    connection  ordinal  status  at ms');
+      expect(err.message).to.match(/#1 {3}GET {5}\/queue {2}conn#2 {6}1 \(new\) {2}200/);
+    });
+  });
+
+  it("records a keep-alive client as reset against a server with policy 'close'", async () => {
+    recorder = await recordConnections(app('close'));
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (let i = 0; i < 3; i++) {
+        await new Promise<void>((resolve, reject) =>
+          http.get(recorder!.url + 'queue', { agent }, (res) => res.resume().once('end', resolve)).once('error', reject),
+        );
+      }
+    } finally {
+      agent.destroy();
+    }
+    await expectResetConnection(recorder);
+    const err = await rejection(expectReusedConnection(recorder));
+    expect(err.message).to.match(/carried only one/);
+  });
+
+  it('never changes a response: status, headers and body are the same with and without recording', async () => {
+    const server = http.createServer(app());
+    const port = await listen(server);
+    const exchange = async () => {
+      const c = await RawClient.send(port, get('/queue'));
+      const res = await c.response();
+      c.destroy();
+      const { date, ...headers } = res.headers;
+      expect(date).to.have.length(1);
+      return { statusLine: res.statusLine, body: res.body, headers };
+    };
+    try {
+      const without = await exchange();
+      recorder = await recordConnections(server);
+      const withIt = await exchange();
+      expect(withIt).to.deep.equal(without);
+      expect(recorder.requests).to.have.length(1);
+      // close() on a server it did not start stops recording and leaves the server running.
+      await recorder.close();
+      recorder = undefined;
+      expect(server.listening).to.equal(true);
+      await exchange();
+    } finally {
+      await closeServer(server);
+    }
+  });
+
+  it('takes a request listener and a server that is not listening, and closes what it started', async () => {
+    recorder = await recordConnections((req, res) => res.end('plain'));
+    const res = await fetch(recorder.url);
+    expect(await res.text()).to.equal('plain');
+    await recorder.close();
+    const server = http.createServer((req, res) => res.end('s'));
+    recorder = await recordConnections(server);
+    expect(server.listening).to.equal(true);
+    await recorder.close();
+    recorder = undefined;
+    expect(server.listening).to.equal(false);
+  });
+
+  it('fails when fewer than two requests were recorded, or not the number asked for', async () => {
+    recorder = await recordConnections(app());
+    await (await fetch(recorder.url + 'queue')).text();
+    expect((await rejection(expectReusedConnection(recorder))).message).to.match(/^expected at least 2 recorded requests/);
+    expect((await rejection(expectResetConnection(recorder, { requests: 2 }))).message).to.match(/^expected 2 recorded requests, but 1 arrived/);
+  });
+
+  it('rejects bad options and targets with a clear error', async () => {
+    recorder = await recordConnections(app());
+    const err = await expectReusedConnection(recorder, { connections: 0 }).catch((e: Error) => e);
+    expect(err).to.be.instanceOf(RangeError);
+    expect((err as Error).message).to.match(/^expectReusedConnection\(\): option "connections" must be an integer ≥ 1; got 0/);
+    const unknown = await expectResetConnection(recorder, { connections: 1 } as never).catch((e: Error) => e);
+    expect((unknown as Error).message).to.match(/unknown option "connections"/);
+    const bad = await recordConnections('http://x' as never).catch((e: Error) => e);
+    expect(bad).to.be.instanceOf(TypeError);
+    expect((bad as Error).message).to.match(/^recordConnections\(\): target must be/);
+  });
+});
