@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { ERROR_CODES } from '../src/errors.js';
+import { DRAIN_DEFAULTS } from '../src/drain.js';
 import { DEFAULTS } from '../src/options.js';
 
 const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
@@ -42,6 +43,15 @@ describe('README', () => {
     const documented = Object.fromEntries(rows.map(([name, , def]) => [name!.replace(/`/g, ''), def]));
     expect(Object.keys(documented)).to.deep.equal(Object.keys(DEFAULTS));
     for (const [name, value] of Object.entries(DEFAULTS)) {
+      expect(documented[name], name).to.equal(formatDefault(value));
+    }
+  });
+
+  it("documents every drain() option with the default the code uses", () => {
+    const rows = tableAfter('## Graceful shutdown');
+    const documented = Object.fromEntries(rows.map(([name, def]) => [name!.replace(/`/g, ''), def]));
+    expect(Object.keys(documented)).to.deep.equal(Object.keys(DRAIN_DEFAULTS));
+    for (const [name, value] of Object.entries(DRAIN_DEFAULTS)) {
       expect(documented[name], name).to.equal(formatDefault(value));
     }
   });
