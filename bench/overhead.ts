@@ -35,6 +35,7 @@ const seconds = Number(values.seconds);
 const KINDS = [
   'express',
   'express-passthrough',
+  'express-passthrough-twin',
   'express-policy',
   'express-policy-attached',
   'bare-http',
@@ -49,6 +50,8 @@ const ALL: Kind[] = [...KINDS, ...baselineKinds];
 
 /** Each ratio, with its target (`≥`). */
 const RATIOS: Array<{ label: string; a: Kind; b: Kind; target?: number }> = [
+  // A/A: the same server in two processes. How far from 1 this lands is the method's own error.
+  { label: 'pass-through / the same in another process (A/A)', a: 'express-passthrough-twin', b: 'express-passthrough' },
   { label: 'pass-through layer / bare Express (calibration)', a: 'express-passthrough', b: 'express' },
   { label: 'connectionPolicy() / pass-through layer', a: 'express-policy', b: 'express-passthrough', target: 0.97 },
   { label: 'connectionPolicy() attached / pass-through layer', a: 'express-policy-attached', b: 'express-passthrough', target: 0.98 },

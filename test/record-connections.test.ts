@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { rejection } from './helpers/rejection.js';
 import http from 'node:http';
 import { AssertionError } from 'node:assert';
 import express from 'express';
@@ -26,14 +27,6 @@ function app(policy: 'keep-alive' | 'close' = 'keep-alive') {
   return a;
 }
 
-async function rejection(promise: Promise<unknown>): Promise<AssertionError> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as AssertionError;
-  }
-  throw new Error('expected a rejection');
-}
 
 const turn = () => new Promise((r) => setImmediate(r));
 

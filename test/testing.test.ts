@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { rejection } from './helpers/rejection.js';
 import { execFile } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
@@ -22,14 +23,6 @@ function app(options: ConnectionPolicyOptions = {}) {
   return a;
 }
 
-async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('express-connection-policy/testing', () => {
   const servers: http.Server[] = [];

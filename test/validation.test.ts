@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { rejection } from './helpers/rejection.js';
 import { connectionPolicy } from '../src/index.js';
 import { probeConnections } from '../src/testing/index.js';
 import { MAX_TIMER_MS } from '../src/validate.js';
@@ -37,15 +38,6 @@ function thrownBy(fn: () => unknown): Error & { code?: string } {
     return err as Error & { code?: string };
   }
   throw new Error('expected a throw');
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
 }
 
 function expectOptionError(err: Error & { code?: string }, where: string, option: string, ErrorClass: Case[1]): void {
@@ -90,14 +82,14 @@ describe('option validation kit', () => {
   describe('probeConnections(target, options)', () => {
     for (const [value, ErrorClass] of badMilliseconds(1, false)) {
       it(`timeout: ${JSON.stringify(value) ?? String(value)} → ${ErrorClass.name}`, async () => {
-        const err = await rejectionOf(probeConnections('http://127.0.0.1:9/', { timeout: value as number }));
+        const err = await rejection(probeConnections('http://127.0.0.1:9/', { timeout: value as number }));
         expectOptionError(err, 'probeConnections()', 'timeout', ErrorClass);
       });
     }
 
     it('requests: an integer ≥ 2, with the same error shape', async () => {
       for (const [value, ErrorClass] of [[1, RangeError], [2.5, RangeError], [NaN, RangeError], ['3', TypeError], [[3], TypeError]] as Case[]) {
-        const err = await rejectionOf(probeConnections('http://127.0.0.1:9/', { requests: value as number }));
+        const err = await rejection(probeConnections('http://127.0.0.1:9/', { requests: value as number }));
         expect(err.constructor).to.equal(ErrorClass);
         expect(err.message).to.match(/^probeConnections\(\): option "requests" must be an integer ≥ 2; got /);
       }

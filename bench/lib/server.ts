@@ -4,6 +4,7 @@
 //   http-policy-attached     the same, with policy.attach(server)
 //   express                  Express 5, res.send('hello')
 //   express-passthrough      Express 5 with app.use((req, res, next) => next()) first: the calibration
+//   express-passthrough-twin the same (a second process of it measures the method's own error)
 //   express-policy           Express 5 with app.use(connectionPolicy()) first
 //   express-policy-attached  the same, with policy.attach(server)
 //   split-bare      node:http created with { noDelay: false }, response written in two pieces
@@ -52,12 +53,13 @@ switch (values.kind) {
     break;
   case 'express':
   case 'express-passthrough':
+  case 'express-passthrough-twin':
   case 'express-policy':
   case 'express-policy-attached': {
     const app = express();
     app.disable('x-powered-by');
     app.set('etag', false);
-    if (values.kind === 'express-passthrough') app.use((req, res, next) => next());
+    if (values.kind.startsWith('express-passthrough')) app.use((req, res, next) => next());
     if (values.kind.startsWith('express-policy')) app.use(policy);
     app.all('/', (req, res) => void res.send('hello'));
     server = http.createServer(app);

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from './nginx.js';
+import { freePort, waitForListening } from './nginx.js';
 
 export interface HaproxyOptions {
   upstreams: number[];
@@ -65,23 +65,7 @@ ${options.upstreams.map((p, i) => `  server s${i + 1} 127.0.0.1:${p}${check ? ' 
   const child: ChildProcess = spawn('haproxy', ['-db', '-f', path.join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
-  await new Promise<void>((resolve, reject) => {
-    const deadline = Date.now() + 10_000;
-    child.once('exit', (code) => reject(new Error(`haproxy exited with ${code}: ${output}`)));
-    const poll = () => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve();
-      });
-      s.once('error', () => {
-        if (Date.now() > deadline) reject(new Error(`haproxy did not listen within 10 s: ${output}`));
-        else setTimeout(poll, 50);
-      });
-    };
-    poll();
-  });
-  child.removeAllListeners('exit');
+  await waitForListening(port, child, () => `haproxy: ${output}`);
 
   const admin = (command: string) =>
     new Promise<string>((resolve, reject) => {

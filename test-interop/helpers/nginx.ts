@@ -18,6 +18,31 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Resolves once something accepts connections on `port`; rejects when `child`
+ * exits first or after 10 s, with `describe()` saying what to look at.
+ */
+export function waitForListening(port: number, child: ChildProcess, describe: () => string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const deadline = Date.now() + 10_000;
+    const onExit = (code: number | null) => reject(new Error(`exited with ${code}: ${describe()}`));
+    child.once('exit', onExit);
+    const poll = () => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        child.off('exit', onExit);
+        resolve();
+      });
+      s.once('error', () => {
+        if (Date.now() > deadline) reject(new Error(`did not listen within 10 s: ${describe()}`));
+        else setTimeout(poll, 50);
+      });
+    };
+    poll();
+  });
+}
+
 export interface Nginx {
   url: string;
   dir: string;
@@ -70,22 +95,7 @@ ${(options.location ?? []).map((l) => `      ${l}`).join('\n')}
 `;
   await writeFile(path.join(dir, 'nginx.conf'), conf);
   const child: ChildProcess = spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'ignore' });
-  await new Promise<void>((resolve, reject) => {
-    const deadline = Date.now() + 10_000;
-    child.once('exit', (code) => reject(new Error(`nginx exited with ${code}; see ${dir}/error.log`)));
-    const poll = () => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve();
-      });
-      s.once('error', () => {
-        if (Date.now() > deadline) reject(new Error('nginx did not start in 10 s'));
-        else setTimeout(poll, 50);
-      });
-    };
-    poll();
-  });
+  await waitForListening(port, child, () => `nginx: see ${dir}/error.log`);
   return {
     url: `http://127.0.0.1:${port}/`,
     dir,
