@@ -1,7 +1,7 @@
 import { channel } from 'node:diagnostics_channel';
 
 /**
- * `node:diagnostics_channel` names (SPEC §1, "Observability without code"): APM
+ * `node:diagnostics_channel` names (README, "Metrics and tracing"): APM
  * agents and OpenTelemetry instrumentations subscribe by name, as they do to
  * undici's and `node:http`'s own channels, without wrapping anything.
  */

@@ -43,7 +43,7 @@ const KEEP_HTTP10: Decision = Object.freeze({
 });
 
 /**
- * The decision of SPEC §1, rules 1–4, in order. Pure: the caller applies it.
+ * The README's "What it decides, per response", rules 1–4, in order. Pure: the caller applies it.
  */
 export function decide(input: DecisionInput): Decision {
   // Rule 1 — RFC 9112 §9.6: a client's "close" means this is the last response,

@@ -31,7 +31,7 @@ const NAMES = Object.keys(DRAIN_DEFAULTS);
 
 export type ResolvedDrainOptions = { readonly [K in keyof typeof DRAIN_DEFAULTS]: number };
 
-/** SPEC §1: integers in ms from 0 to 2147483647 (`timeout` also `Infinity`), checked at the call. */
+/** Integers in ms from 0 to 2147483647 (`timeout` also `Infinity`), checked at the call (README, "Graceful shutdown"). */
 export function resolveDrainOptions(input?: DrainOptions): ResolvedDrainOptions {
   const where = 'drain()';
   const options = checkOptionsObject(where, input, NAMES);

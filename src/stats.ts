@@ -15,16 +15,6 @@ export type CloseReason =
   /** A socket error (reset by the peer, …). */
   | 'error';
 
-export const CLOSE_REASONS: readonly CloseReason[] = Object.freeze([
-  'client',
-  'policy',
-  'maxRequests',
-  'maxAge',
-  'idleTimeout',
-  'drain',
-  'error',
-]);
-
 /** A snapshot of a policy's connections; a fresh plain object on every call. */
 export interface ConnectionStats {
   /** Connections open now. */

@@ -135,6 +135,54 @@ describe('connection-doctor', function () {
     expect(codes(stdout)).to.include.members(['client-close-ignored', 'http10-kept-open', 'no-keep-alive-hint']);
   });
 
+  /** A raw server on 127.0.0.1: `answer(socket)` is called for every request head. */
+  async function rawServer(answer: (socket: net.Socket) => void): Promise<string> {
+    const raw = net.createServer((socket) => {
+      let buf = '';
+      socket.on('data', (d) => {
+        buf += d;
+        let i;
+        while ((i = buf.indexOf('\r\n\r\n')) !== -1) {
+          buf = buf.slice(i + 4);
+          answer(socket);
+        }
+      });
+      socket.on('error', () => {});
+    });
+    servers.push(raw);
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', () => r()));
+    return `http://127.0.0.1:${(raw.address() as AddressInfo).port}/`;
+  }
+
+  it("treats an HTTP/1.0 server's implied close as a close: no pipelining or idle findings (Python's http.server)", async () => {
+    // What Python's http.server does: HTTP/1.0 responses, no Connection header, a FIN after each.
+    const url = await rawServer((socket) => {
+      if (!socket.writableEnded) socket.end('HTTP/1.0 200 OK\r\nServer: SimpleHTTP/0.6\r\nContent-Length: 2\r\n\r\nok');
+    });
+    const { code, stdout } = await doctor([url, '--json', '--idle', '--max-idle', '3000', '--requests', '5']);
+    const d = JSON.parse(stdout) as Diagnosis;
+    expect(d.persistence.pipelining).to.equal('closed after the first');
+    expect(d.idle).to.deep.equal({ closedAfterMs: null, maxIdleMs: 3000, closesAfterEachResponse: true });
+    expect(codes(stdout)).to.deep.equal(['no-keep-alive']);
+    expect(code).to.equal(1);
+    const human = await doctor([url, '--idle', '--max-idle', '3000', '--requests', '5']);
+    expect(human.stdout).to.match(/idle close enforced\s+no idle period: the connection ends with each response/);
+    expect(human.stdout).to.match(/pipelined pair\s+closed after the first/);
+  });
+
+  it('reports a server that ends idle connections with a reset', async () => {
+    const url = await rawServer((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: timeout=1\r\nContent-Length: 2\r\n\r\nok');
+      clearTimeout((socket as net.Socket & { idle?: NodeJS.Timeout }).idle);
+      (socket as net.Socket & { idle?: NodeJS.Timeout }).idle = setTimeout(() => socket.resetAndDestroy(), 400);
+    });
+    const { stdout } = await doctor([url, '--json', '--idle', '--max-idle', '3000', '--requests', '5']);
+    const d = JSON.parse(stdout) as Diagnosis;
+    expect(d.idle?.closedWith).to.equal('reset');
+    expect(d.idle?.closedAfterMs).to.be.within(400 * 0.8, 400 * 2);
+    expect(codes(stdout)).to.include('idle-reset');
+  });
+
   it('diagnoses an https: URL too', async () => {
     const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
     const policy = connectionPolicy();

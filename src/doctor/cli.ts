@@ -119,7 +119,11 @@ export function render(d: Diagnosis): string {
   if (d.idle) {
     rows.push([
       'idle close enforced',
-      d.idle.closedAfterMs === null ? `not within ${d.idle.maxIdleMs / 1000} s` : `after ${(d.idle.closedAfterMs / 1000).toFixed(1)} s`,
+      d.idle.closesAfterEachResponse
+        ? 'no idle period: the connection ends with each response'
+        : d.idle.closedAfterMs === null
+          ? `not within ${d.idle.maxIdleMs / 1000} s`
+          : `after ${(d.idle.closedAfterMs / 1000).toFixed(1)} s${d.idle.closedWith === 'reset' ? ' (with a RESET)' : ''}`,
     ]);
   }
   const { reused, fresh } = d.latency;

@@ -41,9 +41,31 @@ export interface Diagnosis {
     http10WithKeepAlive: 'kept alive' | 'closed';
     pipelining: 'answered in order' | 'answered' | 'closed after the first' | 'not answered';
   };
-  idle?: { closedAfterMs: number | null; maxIdleMs: number };
+  idle?: IdleProbe;
   latency: { reused: Latency; fresh: Latency; stall: 'none' | 'delayed-ack-40ms' | 'delayed-ack-200ms' };
   findings: Finding[];
+}
+
+/** What the idle probe saw after one response on a fresh connection. */
+export interface IdleProbe {
+  /** When the server ended the idle connection; `null` when it did not within `maxIdleMs`, or closed at once. */
+  closedAfterMs: number | null;
+  maxIdleMs: number;
+  /** How it ended it: a FIN, or a reset (clients see ECONNRESET instead of a clean close). */
+  closedWith?: 'fin' | 'reset';
+  /** The response itself said (or implied) that the connection ends: there is no idle period. */
+  closesAfterEachResponse?: boolean;
+}
+
+/**
+ * The response ends its connection: `Connection: close`, or an HTTP/1.0 response
+ * without `keep-alive` (HTTP/1.0 persistence is opt-in, RFC 9112 §9.3 and
+ * Appendix C.2.2): an implied close is a close.
+ */
+export function impliesClose(response: Pick<RawResponse, 'statusLine' | 'header'>): boolean {
+  const connection = response.header('connection') ?? '';
+  if (/(?:^|,)\s*close\s*(?:,|$)/i.test(connection)) return true;
+  return /^HTTP\/1\.0\b/.test(response.statusLine) && !/(?:^|,)\s*keep-alive\s*(?:,|$)/i.test(connection);
 }
 
 /** How long to watch for the server's FIN after a response that should close (or not). */
@@ -148,9 +170,17 @@ export class Prober {
       client.write(this.request('HTTP/1.1') + this.request('HTTP/1.1'));
       const head = this.#o.method === 'HEAD';
       const first = await client.response({ head, timeoutMs: 5000 });
-      // A server that closes after each response rightly leaves the second to a new connection.
-      if (/close/i.test(first.header('connection') ?? '')) return 'closed after the first';
-      const second = await client.response({ head, timeoutMs: 5000 });
+      // A server that closes after each response (said or implied) rightly leaves the
+      // second to a new connection: the client retries it (RFC 9112 §9.3.2).
+      if (impliesClose(first)) return 'closed after the first';
+      let second: RawResponse;
+      try {
+        second = await client.response({ head, timeoutMs: 5000 });
+      } catch (err) {
+        // Closed without saying so after the first: the same, if impolite.
+        if ((await client.closed(0)).kind !== 'open') return 'closed after the first';
+        throw err;
+      }
       // Order is observable where the server numbers its requests (x-connection-id).
       const n = (r: RawResponse) => r.header('x-connection-id')?.match(/req=(\d+)/)?.[1];
       if (n(first) !== undefined && n(second) !== undefined) {
@@ -165,15 +195,18 @@ export class Prober {
   }
 
   /** How long the server keeps an idle connection after a response. */
-  async idle(): Promise<{ closedAfterMs: number | null; maxIdleMs: number }> {
+  async idle(): Promise<IdleProbe> {
     const { maxIdle, progress } = this.#o;
     progress(`idle: waiting up to ${Math.round(maxIdle / 1000)} s for the server to close an idle connection…`);
     const client = await this.connect();
     try {
       client.write(this.request('HTTP/1.1'));
-      await client.response({ head: this.#o.method === 'HEAD', timeoutMs: 10_000 });
+      const response = await client.response({ head: this.#o.method === 'HEAD', timeoutMs: 10_000 });
+      // No idle period to measure on a connection the response itself ends.
+      if (impliesClose(response)) return { closedAfterMs: null, maxIdleMs: maxIdle, closesAfterEachResponse: true };
       const closed = await client.closed(maxIdle);
-      return { closedAfterMs: closed.kind === 'open' ? null : Math.round(closed.afterMs), maxIdleMs: maxIdle };
+      if (closed.kind === 'open') return { closedAfterMs: null, maxIdleMs: maxIdle };
+      return { closedAfterMs: Math.round(closed.afterMs), maxIdleMs: maxIdle, closedWith: closed.kind };
     } finally {
       client.destroy();
     }
@@ -300,6 +333,13 @@ export function findingsOf(d: Omit<Diagnosis, 'findings'>): Finding[] {
         code: 'hint-not-below-close',
         message: `the server advertises timeout=${p.advertisedTimeout} s but closes idle connections after ${(closed / 1000).toFixed(1)} s: a client that honours the hint sends on a connection the server is closing (ECONNRESET, 502 behind a proxy)`,
         recommendation: `advertise at least one second below the real close. ${FIX_POLICY} advertises floor(idleTimeout / 1000) − 1.`,
+      });
+    }
+    if (closed !== null && d.idle.closedWith === 'reset') {
+      f.push({
+        code: 'idle-reset',
+        message: `the server ends idle connections with a reset (after ${(closed / 1000).toFixed(1)} s), not a FIN: clients see ECONNRESET instead of a clean close, and cannot tell it from a crash`,
+        recommendation: 'close idle connections with a FIN (an orderly shutdown of the socket); a reset means data was left unread or SO_LINGER is set to 0.',
       });
     }
     if (closed !== null && closed < 60_000 && p.http11KeptAlive) {

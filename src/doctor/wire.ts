@@ -80,11 +80,6 @@ export class RawClient {
     this.socket.write(payload);
   }
 
-  /** Milliseconds since the last byte arrived. */
-  get lastDataAt(): number {
-    return this.#lastDataAt;
-  }
-
   #wake(): void {
     const waiters = this.#waiters;
     this.#waiters = [];

@@ -1,0 +1,139 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { decide, type DecisionInput } from '../src/decide.js';
+import { hasToken } from '../src/headers.js';
+
+// The pure decision, without sockets: every rule of the README's "What it decides,
+// per response", and the order between them (the wire tests check the same rules
+// through real servers).
+const BASE: DecisionInput = {
+  requestConnection: undefined,
+  http10: false,
+  responseConnection: undefined,
+  delimited: true,
+  draining: false,
+  askPolicy: () => ({ answer: 'keep-alive', from: "policy 'keep-alive'" }),
+  requests: 1,
+  maxRequests: Infinity,
+  age: 0,
+  ageLimit: Infinity,
+};
+const closePolicy = () => ({ answer: 'close' as const, from: "policy 'close'" });
+
+type Row = [label: string, input: Partial<DecisionInput>, keepAlive: boolean, closedBy?: string];
+const TABLE: Row[] = [
+  ['HTTP/1.1, nothing said: persistent', {}, true],
+  ['rule 1: client close', { requestConnection: 'close' }, false, 'client'],
+  ['rule 1: client close in a list, any case', { requestConnection: 'keep-alive, CLOSE' }, false, 'client'],
+  ['rule 1: repeated headers as an array', { requestConnection: ['TE', 'close'] }, false, 'client'],
+  ['rule 1 before rule 2: client close beats a handler keep-alive', { requestConnection: 'close', responseConnection: 'keep-alive' }, false, 'client'],
+  ['rule 1 before rule 4: client close is counted as the client, not the drain', { requestConnection: 'close', draining: true }, false, 'client'],
+  ['rule 2: a handler close stands', { responseConnection: 'close' }, false, 'policy'],
+  ['rule 2: a handler keep-alive where persistence is allowed', { responseConnection: 'keep-alive' }, true],
+  ['rule 2 before rule 3: a handler close on HTTP/1.0 keep-alive', { http10: true, requestConnection: 'keep-alive', responseConnection: 'close' }, false, 'policy'],
+  ['rule 3: HTTP/1.0 without keep-alive closes', { http10: true }, false, 'client'],
+  ['rule 3: HTTP/1.0 without keep-alive, even with a handler keep-alive', { http10: true, responseConnection: 'keep-alive' }, false, 'client'],
+  ['rule 3: HTTP/1.0 with keep-alive persists', { http10: true, requestConnection: 'Keep-Alive' }, true],
+  ['rule 3: HTTP/1.0 with keep-alive but an undelimited body closes', { http10: true, requestConnection: 'keep-alive', delimited: false }, false, 'policy'],
+  ['HTTP/1.1 bodies are always delimited', { delimited: false }, true],
+  ['rule 4: draining', { draining: true }, false, 'drain'],
+  ['rule 4 applies to a persistent HTTP/1.0 request too', { http10: true, requestConnection: 'keep-alive', draining: true }, false, 'drain'],
+  ['rule 4: draining before the policy', { draining: true, askPolicy: closePolicy }, false, 'drain'],
+  ["rule 4: policy 'close'", { askPolicy: closePolicy }, false, 'policy'],
+  ['rule 4: the policy before maxRequests', { askPolicy: closePolicy, requests: 5, maxRequests: 5 }, false, 'policy'],
+  ['rule 4: maxRequests reached on the Nth', { requests: 5, maxRequests: 5 }, false, 'maxRequests'],
+  ['rule 4: maxRequests not reached before the Nth', { requests: 4, maxRequests: 5 }, true],
+  ['rule 4: maxRequests before maxAge', { requests: 5, maxRequests: 5, age: 10, ageLimit: 5 }, false, 'maxRequests'],
+  ['rule 4: maxAge reached', { age: 5, ageLimit: 5 }, false, 'maxAge'],
+  ['rule 4: maxAge not reached', { age: 4.9, ageLimit: 5 }, true],
+];
+
+describe('decide() (pure)', () => {
+  for (const [label, input, keepAlive, closedBy] of TABLE) {
+    it(label, () => {
+      const decision = decide({ ...BASE, ...input });
+      expect(decision.keepAlive).to.equal(keepAlive);
+      expect(decision.closedBy).to.equal(closedBy);
+      expect(decision.reason).to.be.a('string').and.not.equal('');
+    });
+  }
+
+  it('asks a policy function only when rules 1–3 leave the answer open', () => {
+    let asked = 0;
+    const askPolicy = () => (asked++, { answer: 'keep-alive' as const, from: 'fn' });
+    decide({ ...BASE, requestConnection: 'close', askPolicy });
+    decide({ ...BASE, responseConnection: 'close', askPolicy });
+    decide({ ...BASE, http10: true, askPolicy });
+    expect(asked).to.equal(0);
+    decide({ ...BASE, askPolicy });
+    expect(asked).to.equal(1);
+  });
+
+  // Properties over any input: headers as strings or arrays with any tokens.
+  const token = fc.constantFrom('close', 'CLOSE', 'Close', 'keep-alive', 'Keep-Alive', 'TE', 'upgrade', 'closed', 'xclose', 'foo');
+  const list = fc.array(token, { maxLength: 4 }).map((ts) => ts.join(', '));
+  const header = fc.option(fc.oneof(list, fc.array(list, { minLength: 1, maxLength: 3 })), { nil: undefined });
+  const input = fc.record({
+    requestConnection: header,
+    http10: fc.boolean(),
+    responseConnection: header,
+    delimited: fc.boolean(),
+    draining: fc.boolean(),
+    policyCloses: fc.boolean(),
+    requests: fc.integer({ min: 1, max: 10 }),
+    maxRequests: fc.oneof(fc.integer({ min: 1, max: 10 }), fc.constant(Infinity)),
+    age: fc.integer({ min: 0, max: 100 }),
+    ageLimit: fc.oneof(fc.integer({ min: 1, max: 100 }), fc.constant(Infinity)),
+  });
+  type Generated = typeof input extends fc.Arbitrary<infer T> ? T : never;
+  const toInput = ({ policyCloses, ...rest }: Generated): DecisionInput => ({
+    ...rest,
+    askPolicy: policyCloses ? closePolicy : BASE.askPolicy,
+  });
+
+  it('property: a request whose Connection carries the close token always closes, counted as the client', () => {
+    fc.assert(
+      fc.property(input, (i) => {
+        const d = decide(toInput(i));
+        if (hasToken(i.requestConnection, 'close')) return !d.keepAlive && d.closedBy === 'client';
+        return true;
+      }),
+    );
+  });
+
+  it('property: an HTTP/1.0 request without the keep-alive token is never kept alive', () => {
+    fc.assert(
+      fc.property(input, (i) => (i.http10 && !hasToken(i.requestConnection, 'keep-alive') ? !decide(toInput(i)).keepAlive : true)),
+    );
+  });
+
+  it('property: draining, a handler close, or the limits each close; otherwise persistent', () => {
+    fc.assert(
+      fc.property(input, (i) => {
+        const d = decide(toInput(i));
+        const mustClose =
+          hasToken(i.requestConnection, 'close') ||
+          hasToken(i.responseConnection, 'close') ||
+          (i.http10 && (!hasToken(i.requestConnection, 'keep-alive') || !i.delimited)) ||
+          i.draining ||
+          i.policyCloses ||
+          i.requests >= i.maxRequests ||
+          i.age >= i.ageLimit;
+        return d.keepAlive === !mustClose && (d.keepAlive ? d.closedBy === undefined : d.closedBy !== undefined);
+      }),
+      // The input space is small and decide() pure: enough runs to reach its corners.
+      { numRuns: 5000 },
+    );
+  });
+
+  it('property: hasToken matches a comma list member, trimmed and case-insensitive, and nothing else', () => {
+    const member = fc.stringMatching(/^[A-Za-z-]{1,8}$/);
+    fc.assert(
+      fc.property(fc.array(member, { maxLength: 5 }), fc.array(fc.constantFrom('', ' ', '  '), { minLength: 10, maxLength: 10 }), member, (members, pads, wanted) => {
+        const value = members.map((m, k) => `${pads[k]}${m}${pads[k + 5]}`).join(',');
+        const expected = members.some((m) => m.toLowerCase() === wanted.toLowerCase());
+        return hasToken(value, wanted.toLowerCase()) === expected;
+      }),
+    );
+  });
+});
