@@ -1,0 +1,86 @@
+import { expect } from 'chai';
+import http from 'node:http';
+import express from 'express';
+import onHeaders from 'on-headers';
+import { RawClient, get } from './helpers/raw.js';
+import { closeServer, listen, useTestServer } from './helpers/servers.js';
+import { connectionPolicy } from '../src/index.js';
+
+// The policy looks last just before the head is built: through its own shared
+// writeHead hook, or through on-headers where another wrapper came first. Headers
+// passed to writeHead itself, in each of the shapes Node takes, count as set.
+describe('the head-time hook', () => {
+  const fx = useTestServer();
+
+  const shapes: Array<[string, (res: http.ServerResponse) => void]> = [
+    ['an object', (res) => res.writeHead(200, { 'Content-Length': '2', Connection: 'close' })],
+    ['an object after a reason phrase', (res) => res.writeHead(200, 'Fine', { 'content-length': '2', connection: 'close' })],
+    ['a flat array', (res) => res.writeHead(200, ['Content-Length', '2', 'Connection', 'close'])],
+    ['an array of pairs', (res) => res.writeHead(200, [['Content-Length', '2'], ['CONNECTION', 'close']] as never)],
+  ];
+  for (const [label, write] of shapes) {
+    it(`sees a Connection: close passed to writeHead as ${label}: one Connection header, no hint, a FIN`, async () => {
+      const ts = await fx.start('http', {}, (req, res) => {
+        write(res);
+        res.end('ok');
+      });
+      const c = await fx.send(get('/'));
+      const res = await c.response();
+      expect(res.body).to.equal('ok');
+      expect(res.count('connection')).to.equal(1);
+      expect(res.header('connection')).to.equal('close');
+      expect(res.count('keep-alive')).to.equal(0);
+      expect((await c.closed(2000)).kind).to.equal('fin');
+      expect(ts.policy.stats().closed.policy).to.equal(1);
+    });
+  }
+
+  it('passes other headers given to writeHead through untouched, and keeps the connection alive', async () => {
+    await fx.start('http', {}, (req, res) => {
+      res.writeHead(201, 'Made', { 'X-One': '1', 'Content-Length': '2' });
+      res.end('ok');
+    });
+    const c = await fx.send(get('/'));
+    const res = await c.response();
+    expect(res.statusLine).to.equal('HTTP/1.1 201 Made');
+    expect(res.header('x-one')).to.equal('1');
+    expect(res.header('connection')).to.equal('keep-alive');
+    expect(res.header('keep-alive')).to.equal('timeout=64');
+  });
+
+  it('chains through on-headers when another middleware wrapped writeHead first (the first request of a server)', async () => {
+    const policy = connectionPolicy({ exposeConnectionId: true });
+    const app = express();
+    let theirs = 0;
+    app.use((req, res, next) => {
+      onHeaders(res, function () {
+        theirs++;
+        this.setHeader('X-Theirs', 'yes');
+      });
+      next();
+    });
+    app.use(policy);
+    app.get('/', (req, res) => void res.send('ok'));
+    const server = http.createServer(app);
+    const port = await listen(server);
+    try {
+      // The server's first request is the middleware's: writeHead is already wrapped.
+      const first = await RawClient.send(port, get('/', 'Connection: close'));
+      const closing = await first.response();
+      expect(closing.header('connection')).to.equal('close');
+      expect(closing.header('x-theirs')).to.equal('yes');
+      expect(closing.header('x-connection-id')).to.match(/;req=1$/);
+      expect((await first.closed(2000)).kind).to.equal('fin');
+      // Later ones are admitted by the listener, before that middleware wraps.
+      const second = await RawClient.send(port, get('/'));
+      const kept = await second.response();
+      expect(kept.header('connection')).to.equal('keep-alive');
+      expect(kept.header('keep-alive')).to.equal('timeout=64');
+      expect(kept.header('x-theirs')).to.equal('yes');
+      second.destroy();
+      expect(theirs).to.equal(2);
+    } finally {
+      await closeServer(server);
+    }
+  });
+});
