@@ -14,10 +14,10 @@
 // this build to that one are printed: how a hot-path change is judged.
 import { spawn, spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { nodeAgent } from '../scripts/lib/clients.js';
-import { compareAlternating, roundRatio } from '../scripts/lib/compare.js';
-import { fmt, median, percentile, table } from '../scripts/lib/measure.js';
-import { hasTaskset, startServerProcess, type ServerProcess } from '../scripts/lib/server-process.js';
+import { nodeAgent } from './lib/clients.js';
+import { compareAlternating, roundRatio } from './lib/compare.js';
+import { fmt, median, percentile, table } from './lib/measure.js';
+import { hasTaskset, startServerProcess, type ServerProcess } from './lib/server-process.js';
 
 const { values } = parseArgs({
   options: {

@@ -23,7 +23,7 @@ import { spawnSync } from 'node:child_process';
 import express from 'express';
 import * as sources from '../src/index.js';
 import type { ConnectionPolicyOptions } from '../src/index.js';
-import { fmt, median, table } from '../scripts/lib/measure.js';
+import { fmt, median, table } from './lib/measure.js';
 
 const { values } = parseArgs({
   options: {

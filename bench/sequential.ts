@@ -4,10 +4,10 @@
 //
 //   node --import tsx bench/sequential.ts [--requests 400] [--rounds 8]
 import { parseArgs } from 'node:util';
-import { ALL_CLIENTS } from '../scripts/lib/clients.js';
-import { compareAlternating } from '../scripts/lib/compare.js';
-import { fmt, median, percentile, table } from '../scripts/lib/measure.js';
-import { startEchoServer } from '../scripts/lib/server-process.js';
+import { ALL_CLIENTS } from './lib/clients.js';
+import { compareAlternating } from './lib/compare.js';
+import { fmt, median, percentile, table } from './lib/measure.js';
+import { startEchoServer } from './lib/server-process.js';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '400' }, rounds: { type: 'string', default: '8' } } });
 const rounds = Number(values.rounds);

@@ -6,10 +6,10 @@
 //
 //   node --import tsx bench/stall.ts [--requests 200]
 import { parseArgs } from 'node:util';
-import { nodeAgent } from '../scripts/lib/clients.js';
-import { compareAlternating } from '../scripts/lib/compare.js';
-import { fmt, median, percentile, table } from '../scripts/lib/measure.js';
-import { startServerProcess } from '../scripts/lib/server-process.js';
+import { nodeAgent } from './lib/clients.js';
+import { compareAlternating } from './lib/compare.js';
+import { fmt, median, percentile, table } from './lib/measure.js';
+import { startServerProcess } from './lib/server-process.js';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '200' } } });
 const rounds = 2;

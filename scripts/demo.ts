@@ -9,10 +9,10 @@
 //   npm start                 # 200 requests per client and policy
 //   npm start -- --requests 40 --rounds 2
 import { parseArgs } from 'node:util';
-import { ALL_CLIENTS, type HttpClient } from './lib/clients.js';
-import { compareAlternating } from './lib/compare.js';
-import { startEchoServer, type ServerProcess } from './lib/server-process.js';
-import { fmt, percentile, table } from './lib/measure.js';
+import { ALL_CLIENTS, type HttpClient } from '../bench/lib/clients.js';
+import { compareAlternating } from '../bench/lib/compare.js';
+import { startEchoServer, type ServerProcess } from '../bench/lib/server-process.js';
+import { fmt, percentile, table } from '../bench/lib/measure.js';
 
 const { values } = parseArgs({
   options: {

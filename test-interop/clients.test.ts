@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { curl, pythonRequests, type HttpClient } from '../scripts/lib/clients.js';
-import { startEchoServer, type ServerProcess } from '../scripts/lib/server-process.js';
+import { curl, pythonRequests, type HttpClient } from '../bench/lib/clients.js';
+import { startEchoServer, type ServerProcess } from '../bench/lib/server-process.js';
 
 const run = promisify(execFile);
 

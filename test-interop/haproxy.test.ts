@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { startServerProcess, type ServerProcess } from '../scripts/lib/server-process.js';
+import { startServerProcess, type ServerProcess } from '../bench/lib/server-process.js';
 import { startHaproxy, type Haproxy } from './helpers/haproxy.js';
 import { nodeLane } from './helpers/lanes.js';
 import { freePort } from './helpers/nginx.js';

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { startServerProcess, type ServerProcess } from '../scripts/lib/server-process.js';
+import { startServerProcess, type ServerProcess } from '../bench/lib/server-process.js';
 import { nodeLane } from './helpers/lanes.js';
 import { startNginx, type Nginx } from './helpers/nginx.js';
 import { raceHarness } from './helpers/race.js';

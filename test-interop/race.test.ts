@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { startServerProcess, type ServerProcess } from '../scripts/lib/server-process.js';
+import { startServerProcess, type ServerProcess } from '../bench/lib/server-process.js';
 import { nodeLane, undiciLane } from './helpers/lanes.js';
 import { raceHarness, type RaceOutcome } from './helpers/race.js';
 

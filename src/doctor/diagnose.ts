@@ -367,3 +367,13 @@ export function findingsOf(d: Omit<Diagnosis, 'findings'>): Finding[] {
   }
   return f;
 }
+
+/** Runs every probe against `options.url` and turns the measurements into findings. */
+export async function diagnose(options: DiagnoseOptions): Promise<Diagnosis> {
+  const prober = new Prober(options);
+  const persistence = await prober.persistence();
+  const idle = options.idle ? await prober.idle() : undefined;
+  const latency = await prober.latency();
+  const partial = { url: options.url.href, persistence, ...(idle ? { idle } : {}), latency };
+  return { ...partial, findings: findingsOf(partial) };
+}
