@@ -23,7 +23,7 @@ for (const flavor of FLAVORS) {
       expect(ts.policy.stats().closed.idleTimeout).to.equal(1);
     });
 
-    it("overrides Node's shorter keepAliveTimeout (the 5 s default of Node 20–24)", async () => {
+    it("overrides Node's shorter keepAliveTimeout (the 5 s default of Node 20–26)", async () => {
       ts = await fx.start(flavor, { idleTimeout: 1500 }, routes, {
         configure: (server) => {
           server.keepAliveTimeout = 200;
