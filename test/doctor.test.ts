@@ -114,27 +114,6 @@ describe('connection-doctor', function () {
     expect(codes(stdout)).to.include.members(['hint-not-below-close', 'idle-timeout-short']);
   });
 
-  it('reports a raw server that mishandles HTTP/1.0 and ignores Connection: close', async () => {
-    // Answers every request and never closes: wrong for HTTP/1.0 and for a client's close.
-    const raw = net.createServer((socket) => {
-      let buf = '';
-      socket.on('data', (d) => {
-        buf += d;
-        let i;
-        while ((i = buf.indexOf('\r\n\r\n')) !== -1) {
-          buf = buf.slice(i + 4);
-          socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
-        }
-      });
-      socket.on('error', () => {});
-    });
-    servers.push(raw);
-    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', () => r()));
-    const { code, stdout } = await doctor([`http://127.0.0.1:${(raw.address() as AddressInfo).port}/`, '--json']);
-    expect(code).to.equal(1);
-    expect(codes(stdout)).to.include.members(['client-close-ignored', 'http10-kept-open', 'no-keep-alive-hint']);
-  });
-
   /** A raw server on 127.0.0.1: `answer(socket)` is called for every request head. */
   async function rawServer(answer: (socket: net.Socket) => void): Promise<string> {
     const raw = net.createServer((socket) => {
@@ -153,6 +132,14 @@ describe('connection-doctor', function () {
     await new Promise<void>((r) => raw.listen(0, '127.0.0.1', () => r()));
     return `http://127.0.0.1:${(raw.address() as AddressInfo).port}/`;
   }
+
+  it('reports a raw server that mishandles HTTP/1.0 and ignores Connection: close', async () => {
+    // Answers every request and never closes: wrong for HTTP/1.0 and for a client's close.
+    const url = await rawServer((socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+    const { code, stdout } = await doctor([url, '--json']);
+    expect(code).to.equal(1);
+    expect(codes(stdout)).to.include.members(['client-close-ignored', 'http10-kept-open', 'no-keep-alive-hint']);
+  });
 
   it("treats an HTTP/1.0 server's implied close as a close: no pipelining or idle findings (Python's http.server)", async () => {
     // What Python's http.server does: HTTP/1.0 responses, no Connection header, a FIN after each.

@@ -43,6 +43,21 @@ export async function probeConnections(target: ProbeTarget, options?: ProbeOptio
   return probe(target, resolveProbeOptions('probeConnections()', options));
 }
 
+/** A recorder is judged on what it recorded; any other target is probed first. */
+async function judge(
+  where: string,
+  target: ProbeTarget | ConnectionRecorder,
+  options: ProbeOptions | RecordedOptions | undefined,
+  recordedNames: ReadonlyArray<keyof RecordedOptions>,
+  assertRecorded: (report: ConnectionReport, limits: RecordedOptions) => ConnectionReport,
+  assertProbed: (report: ConnectionReport) => ConnectionReport,
+): Promise<ConnectionReport> {
+  if (isRecorder(target)) {
+    return assertRecorded(recordedReport(target.requests), recordedLimits(where, options as RecordedOptions | undefined, recordedNames));
+  }
+  return assertProbed(await probe(target, resolveProbeOptions(where, options as ProbeOptions | undefined)));
+}
+
 /**
  * Resolves with the report when every request after the first reused the first
  * request's socket. With a recorder: when the recorded requests (at least two)
@@ -55,12 +70,7 @@ export async function expectReusedConnection(
   target: ProbeTarget | ConnectionRecorder,
   options?: ProbeOptions | RecordedOptions,
 ): Promise<ConnectionReport> {
-  const where = 'expectReusedConnection()';
-  if (isRecorder(target)) {
-    const limits = recordedLimits(where, options as RecordedOptions | undefined, ['requests', 'connections']);
-    return assertRecordedReused(recordedReport(target.requests), limits);
-  }
-  return assertReused(await probe(target, resolveProbeOptions(where, options as ProbeOptions | undefined)));
+  return judge('expectReusedConnection()', target, options, ['requests', 'connections'], assertRecordedReused, assertReused);
 }
 
 /**
@@ -73,10 +83,5 @@ export async function expectResetConnection(
   target: ProbeTarget | ConnectionRecorder,
   options?: ProbeOptions | RecordedOptions,
 ): Promise<ConnectionReport> {
-  const where = 'expectResetConnection()';
-  if (isRecorder(target)) {
-    const limits = recordedLimits(where, options as RecordedOptions | undefined, ['requests']);
-    return assertRecordedReset(recordedReport(target.requests), limits);
-  }
-  return assertReset(await probe(target, resolveProbeOptions(where, options as ProbeOptions | undefined)));
+  return judge('expectResetConnection()', target, options, ['requests'], assertRecordedReset, assertReset);
 }
