@@ -2,6 +2,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { closeChannel } from './channels.js';
 import { debug } from './debug.js';
+import type { ResolvedDrainOptions } from './drain.js';
 import { isHttpSocket, responseInFlight, serverOf, stopAccepting } from './node-internals.js';
 import type { ResolvedOptions } from './options.js';
 import { nodeIdleTimerOf } from './server.js';
@@ -257,10 +258,7 @@ export class ConnectionTracker {
    * attached servers keep accepting): stop accepting, end idle connections, let
    * busy ones close after their last response, destroy the rest at the deadline.
    */
-  drain(
-    servers: Iterable<HttpServer>,
-    { timeout, delay, idleGrace }: { timeout: number; delay: number; idleGrace: number },
-  ): Promise<DrainResult> {
+  drain(servers: Iterable<HttpServer>, { timeout, delay, idleGrace }: ResolvedDrainOptions): Promise<DrainResult> {
     return new Promise((resolve) => {
       const timers: NodeJS.Timeout[] = [];
       let finished = false;

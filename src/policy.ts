@@ -156,12 +156,13 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
     const req = this.req;
     const state = tracker.get(req.socket);
     if (state === undefined) return;
-    if (state.passed < connectionInfo(req)!.requests) {
+    const requests = connectionInfo(req)!.requests;
+    if (state.passed < requests) {
       restoreNodeHint(this);
     } else if (finiteMaxAge && Date.now() - state.openedAt >= state.ageLimit) {
       decideAtHead.call(this);
     } else if (exposeId !== false) {
-      this.setHeader(exposeId, `${state.id};req=${connectionInfo(req)!.requests}`);
+      this.setHeader(exposeId, `${state.id};req=${requests}`);
     }
   }
 
