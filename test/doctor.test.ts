@@ -5,6 +5,7 @@ import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
 import express from 'express';
 import { runTs } from './helpers/child.js';
+import { assertDiagnosisSchema, readmeSchema } from './helpers/doctor-schema.js';
 import { closeServer, listen } from './helpers/servers.js';
 import { connectionPolicy, type ConnectionPolicyOptions } from '../src/index.js';
 import type { Diagnosis } from '../src/doctor/diagnose.js';
@@ -24,7 +25,12 @@ async function doctor(args: string[]): Promise<{ code: number | null; stdout: st
   }
 }
 
-const codes = (out: string) => (JSON.parse(out) as Diagnosis).findings.map((f) => f.code);
+/** The findings of a `--json` run, after checking the document against the README's schema. */
+function codes(out: string): string[] {
+  const diagnosis = JSON.parse(out) as Diagnosis;
+  assertDiagnosisSchema(diagnosis);
+  return diagnosis.findings.map((f) => f.code);
+}
 
 describe('connection-doctor', function () {
   this.timeout(90_000);
@@ -168,6 +174,63 @@ describe('connection-doctor', function () {
     expect(d.idle?.closedWith).to.equal('reset');
     expect(d.idle?.closedAfterMs).to.be.within(400 * 0.8, 400 * 2);
     expect(codes(stdout)).to.include('idle-reset');
+  });
+
+  it('writes each request in one piece, head and body together, on every connection it opens', async () => {
+    // What the server receives, read by read: each read must hold whole requests only.
+    // A request in two writes (head, then body) arrives in two reads on a NODELAY socket.
+    const reads: string[] = [];
+    const raw = net.createServer((socket) => {
+      socket.on('data', (chunk: Buffer) => {
+        const text = chunk.toString('latin1');
+        reads.push(text);
+        let rest = text;
+        let close = false;
+        while (rest.length > 0) {
+          const end = rest.indexOf('\r\n\r\n');
+          if (end === -1) return socket.destroy(); // a piece of a head: the test fails below
+          const head = rest.slice(0, end);
+          const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+          rest = rest.slice(end + 4 + length);
+          close ||= /\r\nconnection: *close/i.test(head) || head.includes(' HTTP/1.0\r\n');
+          socket.write('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=30\r\nContent-Length: 2\r\n\r\nok');
+        }
+        if (close) socket.end();
+      });
+      socket.on('error', () => {});
+    });
+    servers.push(raw);
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(raw.address() as AddressInfo).port}/`;
+    const body = 'Action=ListQueues&Version=2012-11-05';
+    const { stdout } = await doctor([url, '--json', '--requests', '5', '--method', 'POST', '--data', body, '--header', 'X-Probe: 1']);
+    expect(codes(stdout)).to.deep.equal([]);
+    expect(reads.length).to.be.greaterThan(15);
+    for (const read of reads) {
+      // One request, or the pipelined pair the doctor sends in one write.
+      expect(read.split(body).length - 1, read).to.be.within(1, 2);
+      expect(read.endsWith(body), read).to.equal(true);
+    }
+  });
+
+  it('is not fooled by a server that is slow on every request: the fresh-connection baseline shows it too', async () => {
+    // 45 ms per response, on reused and fresh connections alike: no stall signature.
+    const app = express();
+    app.use(connectionPolicy());
+    app.all('/', (req, res) => void setTimeout(() => res.send('slow'), 45));
+    const url = await serve(http.createServer(app));
+    const { stdout } = await doctor([url, '--json', '--requests', '10']);
+    const d = JSON.parse(stdout) as Diagnosis;
+    expect(d.latency.reused.p50).to.be.at.least(45);
+    expect(d.latency.fresh.p50).to.be.at.least(45);
+    expect(d.latency.stall).to.equal('none');
+    expect(codes(stdout)).to.deep.equal([]);
+  });
+
+  it("the README's --json schema is strict: it rejects a document with a finding code it does not list", () => {
+    expect(readmeSchema()).to.have.property('$schema');
+    const base = { url: 'http://x/', persistence: {}, latency: {}, findings: [{ code: 'made-up', message: 'm', recommendation: 'r' }] };
+    expect(() => assertDiagnosisSchema(base)).to.throw(/made-up|allowed values|must be equal to one of/);
   });
 
   it('diagnoses an https: URL too', async () => {

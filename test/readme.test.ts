@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { ERROR_CODES } from '../src/errors.js';
 import { DRAIN_DEFAULTS } from '../src/drain.js';
 import { DEFAULTS } from '../src/options.js';
+import { CORPUS } from '../test-interop/helpers/corpus.js';
 
 const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 
@@ -62,5 +63,11 @@ describe('README', () => {
     expect(documented).to.deep.equal(
       Object.fromEntries(Object.entries(ERROR_CODES).map(([code, cls]) => [code, cls.name])),
     );
+  });
+
+  it("the doctor's table of popular servers has every corpus server with the findings the interop test expects", () => {
+    const rows = tableAfter('### What the doctor says about popular servers');
+    const findings = (cell: string) => (cell === 'none' ? [] : cell.split(', ').map((c) => c.replace(/`/g, '')));
+    expect(rows.map(([name, , cell]) => [name, findings(cell!)])).to.deep.equal(CORPUS.map((s) => [s.name, s.expected]));
   });
 });
