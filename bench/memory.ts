@@ -32,8 +32,8 @@ function oneConnection(): Promise<void> {
     let seen = 0;
     let buf = '';
     socket.on('connect', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n'));
-    socket.on('data', (d) => {
-      buf += d;
+    socket.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
       seen = buf.split('\r\n\r\nok').length - 1;
       if (seen === 2) socket.end();
     });
@@ -65,6 +65,20 @@ const stats = policy.stats();
 server.close();
 const deltaMb = (after - baseline) / 1024 / 1024;
 console.log(`\n${total} connections (2 requests each) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-console.log(`heap after GC: baseline ${(baseline / 1048576).toFixed(2)} MB, after ${(after / 1048576).toFixed(2)} MB, delta ${deltaMb.toFixed(2)} MB (target within 5 MB: ${Math.abs(deltaMb) <= 5 ? 'met' : 'MISSED'})`);
-console.log(`stats(): open ${stats.open}, accepted ${stats.accepted}, requests ${stats.requests}, closed.client ${stats.closed.client}`);
-console.log(JSON.stringify({ bench: 'memory', connections: total, baselineBytes: baseline, afterBytes: after, deltaMb, open: stats.open, met: Math.abs(deltaMb) <= 5 && stats.open === 0 }));
+console.log(
+  `heap after GC: baseline ${(baseline / 1048576).toFixed(2)} MB, after ${(after / 1048576).toFixed(2)} MB, delta ${deltaMb.toFixed(2)} MB (target within 5 MB: ${Math.abs(deltaMb) <= 5 ? 'met' : 'MISSED'})`,
+);
+console.log(
+  `stats(): open ${stats.open}, accepted ${stats.accepted}, requests ${stats.requests}, closed.client ${stats.closed.client}`,
+);
+console.log(
+  JSON.stringify({
+    bench: 'memory',
+    connections: total,
+    baselineBytes: baseline,
+    afterBytes: after,
+    deltaMb,
+    open: stats.open,
+    met: Math.abs(deltaMb) <= 5 && stats.open === 0,
+  }),
+);

@@ -54,7 +54,12 @@ const RATIOS: Array<{ label: string; a: Kind; b: Kind; target?: number }> = [
   { label: 'pass-through / the same in another process (A/A)', a: 'express-passthrough-twin', b: 'express-passthrough' },
   { label: 'pass-through layer / bare Express (calibration)', a: 'express-passthrough', b: 'express' },
   { label: 'connectionPolicy() / pass-through layer', a: 'express-policy', b: 'express-passthrough', target: 0.97 },
-  { label: 'connectionPolicy() attached / pass-through layer', a: 'express-policy-attached', b: 'express-passthrough', target: 0.98 },
+  {
+    label: 'connectionPolicy() attached / pass-through layer',
+    a: 'express-policy-attached',
+    b: 'express-passthrough',
+    target: 0.98,
+  },
   { label: 'connectionPolicy() / bare Express', a: 'express-policy', b: 'express' },
   { label: 'node:http wrapped by the policy / bare node:http', a: 'http-policy', b: 'bare-http', target: 0.95 },
   { label: 'node:http wrapped, attached / bare node:http', a: 'http-policy-attached', b: 'bare-http', target: 0.95 },
@@ -73,7 +78,7 @@ function wrk(url: string, connections: number): Promise<void> {
   const args = ['-t1', `-c${connections}`, `-d${seconds}s`, url];
   const [cmd, argv] = hasTaskset ? ['taskset', ['-c', '1', 'wrk', ...args]] : ['wrk', args];
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv as string[], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -132,7 +137,9 @@ try {
       rows.push([r.label, fmt(c1!, 3), fmt(c50!, 3), r.target === undefined ? '' : `≥ ${r.target} ${met ? 'met' : 'MISSED'}`]);
       results[r.label] = { c1: c1!, c50: c50!, ...(r.target !== undefined ? { target: r.target, met } : {}) };
     });
-    console.log(`\n1. efficiency, wrk -t1 ${seconds} s, the two servers of each ratio loaded together on one core, median of ${rounds} rounds\n`);
+    console.log(
+      `\n1. efficiency, wrk -t1 ${seconds} s, the two servers of each ratio loaded together on one core, median of ${rounds} rounds\n`,
+    );
     console.log(table(rows));
     console.log(
       '\n' +
@@ -148,16 +155,24 @@ try {
   const latencyRounds = Number(values['latency-rounds']);
   const perRound = Math.floor(Number(values.requests) / latencyRounds);
   const seqKinds = ['express', 'express-policy', 'express-policy-attached'] as const;
-  const seq = await compareAlternating(nodeAgent, Object.fromEntries(seqKinds.map((k) => [k, servers[k]])) as Record<(typeof seqKinds)[number], ServerProcess>, {
-    rounds: latencyRounds,
-    perRound,
-  });
+  const seq = await compareAlternating(
+    nodeAgent,
+    Object.fromEntries(seqKinds.map((k) => [k, servers[k]])) as Record<(typeof seqKinds)[number], ServerProcess>,
+    {
+      rounds: latencyRounds,
+      perRound,
+    },
+  );
   console.log(`\n2. sequential keep-alive requests, ${latencyRounds * perRound} per server, ms\n`);
-  console.log(table([['server', 'p50', 'p99'], ...seqKinds.map((k) => [k, fmt(median(seq.ms[k]), 3), fmt(percentile(seq.ms[k], 99), 3)])]));
+  console.log(
+    table([['server', 'p50', 'p99'], ...seqKinds.map((k) => [k, fmt(median(seq.ms[k]), 3), fmt(percentile(seq.ms[k], 99), 3)])]),
+  );
   const latency: Record<string, number> = {};
   for (const k of ['express-policy', 'express-policy-attached'] as const) {
     latency[k] = roundRatio(seq.roundMedians[k], seq.roundMedians.express);
-    console.log(`${k} / express, median of per-round p50 ratios: ${fmt(latency[k], 3)} (target ≤ 1.03: ${latency[k] <= 1.03 ? 'met' : 'MISSED'})`);
+    console.log(
+      `${k} / express, median of per-round p50 ratios: ${fmt(latency[k], 3)} (target ≤ 1.03: ${latency[k] <= 1.03 ? 'met' : 'MISSED'})`,
+    );
   }
   json.latency = latency;
 } finally {

@@ -39,7 +39,9 @@ const { values } = parseArgs({
     dist: { type: 'string' },
   },
 });
-const { connectionPolicy } = (values.dist ? await import(pathToFileURL(`${values.dist}/index.js`).href) : sources) as typeof sources;
+const { connectionPolicy } = (
+  values.dist ? await import(pathToFileURL(`${values.dist}/index.js`).href) : sources
+) as typeof sources;
 const iterations = Number(values.iterations);
 const rounds = Number(values.rounds);
 
@@ -156,7 +158,19 @@ if (values.config !== undefined) {
 for (const [i, config] of CONFIGS.entries()) {
   const child = spawnSync(
     process.execPath,
-    [...process.execArgv, fileURLToPath(import.meta.url), '--config', String(i), '--iterations', String(iterations), '--rounds', String(rounds), '--app', values.app!, ...(values.dist ? ['--dist', values.dist] : [])],
+    [
+      ...process.execArgv,
+      fileURLToPath(import.meta.url),
+      '--config',
+      String(i),
+      '--iterations',
+      String(iterations),
+      '--rounds',
+      String(rounds),
+      '--app',
+      values.app,
+      ...(values.dist ? ['--dist', values.dist] : []),
+    ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const { ns } = JSON.parse(child.stdout.trim().split('\n').pop()!) as { ns: number };
@@ -164,6 +178,8 @@ for (const [i, config] of CONFIGS.entries()) {
   if (!values.json) process.stderr.write(`${config.name}: ${fmt(ns, 0)} ns\n`);
 }
 const where = values.app === 'plain' ? 'around a node:http handler' : 'in an Express 5 hello world';
-console.log(`\nper-request work of the policy ${where}, ns per request above a pass-through layer (median of ${rounds} rounds × ${iterations})\n`);
+console.log(
+  `\nper-request work of the policy ${where}, ns per request above a pass-through layer (median of ${rounds} rounds × ${iterations})\n`,
+);
 console.log(table([['configuration', 'ns / request'], ...results.map((r) => [r.name, fmt(r.ns, 0)])]));
 if (values.json) console.log(JSON.stringify({ bench: 'per-request', app: values.app, results }));

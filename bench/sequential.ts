@@ -9,7 +9,9 @@ import { compareAlternating } from './lib/compare.js';
 import { fmt, median, percentile, table } from './lib/measure.js';
 import { startEchoServer } from './lib/server-process.js';
 
-const { values } = parseArgs({ options: { requests: { type: 'string', default: '400' }, rounds: { type: 'string', default: '8' } } });
+const { values } = parseArgs({
+  options: { requests: { type: 'string', default: '400' }, rounds: { type: 'string', default: '8' } },
+});
 const rounds = Number(values.rounds);
 const perRound = Math.floor(Number(values.requests) / rounds);
 const TARGET = { 5: 0.97, 0: 0.8 } as const;
@@ -43,7 +45,17 @@ for (const waitMs of [5, 0] as const) {
         fmt(ratio, 3),
         `≤ ${TARGET[waitMs]} ${ok ? 'met' : 'MISSED'}`,
       ]);
-      json.push({ client: client.name, waitMs, keepAliveP50: median(ka), closeP50: median(cl), keepAliveP99: percentile(ka, 99), closeP99: percentile(cl, 99), ratio, target: TARGET[waitMs], met: ok });
+      json.push({
+        client: client.name,
+        waitMs,
+        keepAliveP50: median(ka),
+        closeP50: median(cl),
+        keepAliveP99: percentile(ka, 99),
+        closeP99: percentile(cl, 99),
+        ratio,
+        target: TARGET[waitMs],
+        met: ok,
+      });
     }
   } finally {
     await Promise.all([servers['keep-alive'].stop(), servers.close.stop()]);

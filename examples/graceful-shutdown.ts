@@ -53,21 +53,26 @@ process.once('SIGINT', () => void shutdown('SIGINT'));
 
 /** A few lines turn `stats()` into Prometheus metrics. */
 export function prometheusText(s: ConnectionStats): string {
-  const metric = (name: string, type: 'gauge' | 'counter', help: string, samples: string[]) =>
-    [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples.map((v) => `${name}${v}`)];
-  return [
-    ...metric('http_connections_open', 'gauge', 'HTTP connections open now.', [` ${s.open}`]),
-    ...metric('http_connections_idle', 'gauge', 'Open HTTP connections idle between requests.', [` ${s.idle}`]),
-    ...metric('http_connections_accepted_total', 'counter', 'HTTP connections accepted.', [` ${s.accepted}`]),
-    ...metric('http_requests_total', 'counter', 'HTTP requests received.', [` ${s.requests}`]),
-    ...metric('http_requests_reused_total', 'counter', 'HTTP requests served on a reused connection.', [
-      ` ${s.reusedRequests}`,
-    ]),
-    ...metric(
-      'http_connections_closed_total',
-      'counter',
-      'HTTP connections closed, by reason.',
-      Object.entries(s.closed).map(([reason, n]) => `{reason="${reason}"} ${n}`),
-    ),
-  ].join('\n') + '\n';
+  const metric = (name: string, type: 'gauge' | 'counter', help: string, samples: string[]) => [
+    `# HELP ${name} ${help}`,
+    `# TYPE ${name} ${type}`,
+    ...samples.map((v) => `${name}${v}`),
+  ];
+  return (
+    [
+      ...metric('http_connections_open', 'gauge', 'HTTP connections open now.', [` ${s.open}`]),
+      ...metric('http_connections_idle', 'gauge', 'Open HTTP connections idle between requests.', [` ${s.idle}`]),
+      ...metric('http_connections_accepted_total', 'counter', 'HTTP connections accepted.', [` ${s.accepted}`]),
+      ...metric('http_requests_total', 'counter', 'HTTP requests received.', [` ${s.requests}`]),
+      ...metric('http_requests_reused_total', 'counter', 'HTTP requests served on a reused connection.', [
+        ` ${s.reusedRequests}`,
+      ]),
+      ...metric(
+        'http_connections_closed_total',
+        'counter',
+        'HTTP connections closed, by reason.',
+        Object.entries(s.closed).map(([reason, n]) => `{reason="${reason}"} ${n}`),
+      ),
+    ].join('\n') + '\n'
+  );
 }

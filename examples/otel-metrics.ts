@@ -111,7 +111,9 @@ function show(title: string, resourceMetrics: ReturnType<typeof exporter.getMetr
                   const h = point.value as { count: number; sum?: number };
                   return `count=${h.count} sum=${Number(h.sum ?? 0).toFixed(3)}`;
                 })()
-              : String(point.value);
+              : typeof point.value === 'number'
+                ? String(point.value)
+                : JSON.stringify(point.value);
           console.log(`  ${metric.descriptor.name}{${attributes}} ${value}`);
         }
       }

@@ -57,7 +57,9 @@ async function main(): Promise<void> {
   const [keepAlive, close] = await Promise.all([startEchoServer('keep-alive'), startEchoServer('close')]);
   const servers = { 'keep-alive': keepAlive, close };
   progress(`  keep-alive: ${keepAlive.url}\n  close:      ${close.url}`);
-  progress(`${perRound * rounds} sequential POST / (SQS ListQueues, 5 ms handler) per client and policy, ${rounds} alternating rounds`);
+  progress(
+    `${perRound * rounds} sequential POST / (SQS ListQueues, 5 ms handler) per client and policy, ${rounds} alternating rounds`,
+  );
   const results: Result[] = [];
   try {
     for (const client of ALL_CLIENTS) results.push(await measure(client, servers));

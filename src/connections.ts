@@ -90,6 +90,7 @@ export class ConnectionTracker {
 
   constructor(options: ResolvedOptions) {
     this.#options = options;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the listeners' own `this` is the socket
     const tracker = this;
     // One listener function per tracker, not per socket: `this` is the socket.
     this.#onSocketClose = function onSocketClose(this: Socket, hadError: boolean) {
@@ -107,8 +108,7 @@ export class ConnectionTracker {
   /** Starts tracking a socket (at accept with `attach()`, else at its first request). */
   track(socket: Socket, byListener = false): ConnectionState {
     const options = this.#options;
-    const ageLimit =
-      options.maxAge === Infinity ? Infinity : options.maxAge * (1 - options.maxAgeJitter * Math.random());
+    const ageLimit = options.maxAge === Infinity ? Infinity : options.maxAge * (1 - options.maxAgeJitter * Math.random());
     const state: ConnectionState = {
       id: connectionIdOf(socket),
       openedAt: Date.now(),

@@ -27,17 +27,9 @@ export function describeValue(value: unknown): string {
  * The one place that builds an option error, so every message has the same
  * shape: who complained, which option, what was given, what is allowed.
  */
-export function optionError(
-  where: string,
-  code: ErrorCode,
-  name: string,
-  value: unknown,
-  allowed: string,
-): OptionError {
+export function optionError(where: string, code: ErrorCode, name: string, value: unknown, allowed: string): OptionError {
   const ErrorClass = ERROR_CODES[code];
-  const err = new ErrorClass(
-    `${where}: option "${name}" must be ${allowed}; got ${describeValue(value)}`,
-  ) as OptionError;
+  const err = new ErrorClass(`${where}: option "${name}" must be ${allowed}; got ${describeValue(value)}`) as OptionError;
   err.code = code;
   return err;
 }

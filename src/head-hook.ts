@@ -54,12 +54,12 @@ function isConnectionField(name: unknown): boolean {
 
 function mentionsConnection(headers: NonNullable<HeaderList>): boolean {
   if (Array.isArray(headers)) {
-    if (headers.length > 0 && Array.isArray(headers[0])) return headers.some((entry) => isConnectionField((entry as unknown[])[0]));
+    if (headers.length > 0 && Array.isArray(headers[0]))
+      return headers.some((entry) => isConnectionField((entry as unknown[])[0]));
     for (let i = 0; i < headers.length; i += 2) if (isConnectionField(headers[i])) return true;
     return false;
   }
-  for (const name in headers) if (isConnectionField(name)) return true;
-  return false;
+  return Object.keys(headers).some(isConnectionField);
 }
 
 /** The three shapes `writeHead` takes: an object, `[[name, value], …]`, `[name, value, …]`. */

@@ -26,7 +26,5 @@ export function hasToken(value: HeaderValue, token: string): boolean {
  * of RFC 9112): `timeout` in seconds, and `max` when a request limit applies.
  */
 export function keepAliveValue(timeoutSeconds: number, requestsLeft: number): string {
-  return Number.isFinite(requestsLeft)
-    ? `timeout=${timeoutSeconds}, max=${requestsLeft}`
-    : `timeout=${timeoutSeconds}`;
+  return Number.isFinite(requestsLeft) ? `timeout=${timeoutSeconds}, max=${requestsLeft}` : `timeout=${timeoutSeconds}`;
 }

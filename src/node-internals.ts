@@ -100,7 +100,9 @@ export function supertestAgentParts(target: unknown): { app: unknown; headers: R
   const headers: Record<string, string> = {};
   for (const { fn, args } of agent._defaults ?? []) {
     if (fn !== 'set') continue;
-    if (typeof args[0] === 'string' && args[1] !== undefined) headers[args[0].toLowerCase()] = String(args[1]);
+    const value = args[1];
+    if (typeof args[0] === 'string' && (typeof value === 'string' || typeof value === 'number'))
+      headers[args[0].toLowerCase()] = String(value);
     if (typeof args[0] === 'object' && args[0] !== null) {
       for (const [k, v] of Object.entries(args[0])) headers[k.toLowerCase()] = String(v);
     }

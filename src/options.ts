@@ -185,7 +185,7 @@ export function resolveOptions(input?: ConnectionPolicyOptions): ResolvedOptions
   }
 
   return Object.freeze({
-    policy: policy as PolicyAnswer | PolicyFunction,
+    policy: policy,
     idleTimeout: idleTimeout as number,
     maxRequests: maxRequests as number,
     maxAge: maxAge as number,

@@ -245,11 +245,7 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
     server.prependListener('request', onRequest);
   }
 
-  function connectionPolicyMiddleware(
-    req: IncomingMessage,
-    res: ServerResponse,
-    next: (err?: unknown) => void,
-  ): void {
+  function connectionPolicyMiddleware(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
     const socket = req.socket;
     // Rule 6: a head already written is not ours to change; HTTP/2 has no
     // connection-specific header fields at all (RFC 9113 §8.2.2).
@@ -295,7 +291,8 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
       server.on(connectionEventOf(server), onConnection);
       listenOn(server);
       alignServerTimers(server, resolved.idleTimeout);
-      if (debug.enabled) debug('attach: idleTimeout %d ms, keepAliveTimeout %d ms', resolved.idleTimeout, server.keepAliveTimeout);
+      if (debug.enabled)
+        debug('attach: idleTimeout %d ms, keepAliveTimeout %d ms', resolved.idleTimeout, server.keepAliveTimeout);
       return server;
     },
     drain(drainOptions?: DrainOptions): Promise<DrainResult> {

@@ -92,7 +92,9 @@ describe('connection-doctor on real servers (the corpus)', function () {
       const diagnosis = JSON.parse(stdout) as Diagnosis;
       assertDiagnosisSchema(diagnosis);
       const found = diagnosis.findings.map((f) => f.code);
-      expect(found, `${entry.why}\n${JSON.stringify({ ...diagnosis, findings: undefined }, null, 1)}`).to.deep.equal(entry.expected);
+      expect(found, `${entry.why}\n${JSON.stringify({ ...diagnosis, findings: undefined }, null, 1)}`).to.deep.equal(
+        entry.expected,
+      );
     });
   }
 });

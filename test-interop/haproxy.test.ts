@@ -114,7 +114,9 @@ describe('rolling restart behind HAProxy with health checks', function () {
   }
 
   function report(label: string, o: Outcome): void {
-    console.log(`      ${label}: ${JSON.stringify(o.statuses)} answered, ${o.failures.length} failed; HAProxy retries ${o.retries}, redispatches ${o.redispatches}`);
+    console.log(
+      `      ${label}: ${JSON.stringify(o.statuses)} answered, ${o.failures.length} failed; HAProxy retries ${o.retries}, redispatches ${o.redispatches}`,
+    );
     for (const p of o.phases) console.log(`        ${p.phase}: ${p.answered} answered, ${p.failed} failed`);
     if (o.failures.length > 0) console.log(`        failures: ${[...new Set(o.failures)].slice(0, 6).join('; ')}`);
   }

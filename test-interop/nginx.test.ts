@@ -58,8 +58,14 @@ describe('behind nginx (upstream keep-alive pool)', function () {
     app = await startServerProcess('test-interop/fixtures/policy-server.ts', ['--plain', '--keep-alive-timeout', '1000']);
     nginx = await startNginx({ upstreams: [Number(new URL(app.url).port)], keepalive: 32 });
     // 1. Gaps right at the server's close: the race itself, lost now and then → 502.
-    const race = await raceHarness(() => nodeLane(nginx.url, {}, 'POST'), { lanes: 25, triesPerLane: 6, gapMs: 2000, spreadMs: 3 });
-    const upstreamErrors = ((await nginx.errorLog()).match(/upstream prematurely closed|reset by peer|broken pipe/g) ?? []).length;
+    const race = await raceHarness(() => nodeLane(nginx.url, {}, 'POST'), {
+      lanes: 25,
+      triesPerLane: 6,
+      gapMs: 2000,
+      spreadMs: 3,
+    });
+    const upstreamErrors = ((await nginx.errorLog()).match(/upstream prematurely closed|reset by peer|broken pipe/g) ?? [])
+      .length;
     // 2. One quiet client, gaps past the server's close: every pooled connection is
     //    closed under nginx, so each request needs a new one.
     await new Promise((r) => setTimeout(r, 2500));
@@ -77,7 +83,12 @@ describe('behind nginx (upstream keep-alive pool)', function () {
     // The same traffic against the package's defaults (idleTimeout 65 s > nginx's 60 s).
     app = await startServerProcess('test-interop/fixtures/policy-server.ts', []);
     nginx = await startNginx({ upstreams: [Number(new URL(app.url).port)], keepalive: 32 });
-    const good = await raceHarness(() => nodeLane(nginx.url, {}, 'POST'), { lanes: 25, triesPerLane: 6, gapMs: 2000, spreadMs: 3 });
+    const good = await raceHarness(() => nodeLane(nginx.url, {}, 'POST'), {
+      lanes: 25,
+      triesPerLane: 6,
+      gapMs: 2000,
+      spreadMs: 3,
+    });
     const afterRace = await app.stats();
     const goodQuiet = await raceHarness(() => nodeLane(nginx.url, {}, 'POST'), quiet);
     const stats = await app.stats();

@@ -52,7 +52,12 @@ describe('the keep-alive race', function () {
 
   describe('with advertise: false (proves the harness can fail)', () => {
     beforeEach(async () => {
-      server = await startServerProcess('test-interop/fixtures/policy-server.ts', ['--idle-timeout', String(IDLE), '--advertise', 'false']);
+      server = await startServerProcess('test-interop/fixtures/policy-server.ts', [
+        '--idle-timeout',
+        String(IDLE),
+        '--advertise',
+        'false',
+      ]);
     });
 
     it('Node http.Agent with a timeout hits the race', async () => {

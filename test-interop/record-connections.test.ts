@@ -3,7 +3,12 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import express from 'express';
 import { connectionPolicy } from '../src/index.js';
-import { expectResetConnection, expectReusedConnection, recordConnections, type ConnectionRecorder } from '../src/testing/index.js';
+import {
+  expectResetConnection,
+  expectReusedConnection,
+  recordConnections,
+  type ConnectionRecorder,
+} from '../src/testing/index.js';
 
 // recordConnections() with clients that are not Node: curl and Python's requests,
 // the clients of the LocalStack report.
@@ -11,7 +16,9 @@ import { expectResetConnection, expectReusedConnection, recordConnections, type 
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 function run(command: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) =>
-    execFile(command, args, { timeout: 20_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${command}: ${err.message}\n${stderr}`)) : resolve(stdout))),
+    execFile(command, args, { timeout: 20_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${command}: ${err.message}\n${stderr}`)) : resolve(stdout),
+    ),
   );
 }
 
@@ -39,7 +46,10 @@ describe('recordConnections() with curl and Python requests', () => {
 
   it('Python: requests.Session() reuses its connection; requests.get() does not', async () => {
     const url = recorder.url + 'queue';
-    await run(PYTHON, ['-c', `import requests\ns = requests.Session()\nfor _ in range(4): s.post(${JSON.stringify(url)}, data='Action=ListQueues')`]);
+    await run(PYTHON, [
+      '-c',
+      `import requests\ns = requests.Session()\nfor _ in range(4): s.post(${JSON.stringify(url)}, data='Action=ListQueues')`,
+    ]);
     await expectReusedConnection(recorder, { connections: 1, requests: 4 });
     expect(recorder.requests.map((r) => r.method)).to.deep.equal(['POST', 'POST', 'POST', 'POST']);
     recorder.clear();

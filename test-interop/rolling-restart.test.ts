@@ -22,7 +22,12 @@ describe('rolling restart behind nginx', function () {
     // The old process gave the port up at the start of its drain; a moment may pass.
     for (let attempt = 0; ; attempt++) {
       try {
-        const p = await startServerProcess('test-interop/fixtures/policy-server.ts', ['--port', String(port), '--idle-grace', '1000']);
+        const p = await startServerProcess('test-interop/fixtures/policy-server.ts', [
+          '--port',
+          String(port),
+          '--idle-grace',
+          '1000',
+        ]);
         instances.push(p);
         return p;
       } catch (err) {
@@ -67,7 +72,9 @@ describe('rolling restart behind nginx', function () {
     await Promise.all(lanes);
     clearInterval(sample);
     const served = (await Promise.all(current.map((i) => i.usage()))).map((u) => u!.served);
-    console.log(`      ${JSON.stringify(statuses)} answered, ${failures.length} failed; new instances served ${served.join(' + ')}`);
+    console.log(
+      `      ${JSON.stringify(statuses)} answered, ${failures.length} failed; new instances served ${served.join(' + ')}`,
+    );
     expect(failures).to.deep.equal([]);
     expect(Object.keys(statuses)).to.deep.equal(['200']);
     expect(statuses[200]).to.be.greaterThan(500);

@@ -1,13 +1,12 @@
 import { expect } from 'chai';
 import { RawClient, get } from './helpers/raw.js';
-import { routes, useTestServer, type TestServer } from './helpers/servers.js';
+import { routes, useTestServer } from './helpers/servers.js';
 import { connectionPolicy } from '../src/index.js';
 
 // `advertise`: Keep-Alive: timeout=T with T = max(1, floor(idleTimeout / 1000) − 1),
 // one second below what the server enforces, so a client that honours it lets go first.
 describe('advertise', () => {
   const fx = useTestServer();
-  let ts: TestServer;
   let client: RawClient;
 
   const cases: Array<[number, number]> = [
@@ -22,7 +21,7 @@ describe('advertise', () => {
   ];
   for (const [idleTimeout, seconds] of cases) {
     it(`idleTimeout ${idleTimeout} advertises timeout=${seconds}`, async () => {
-      ts = await fx.start('http', { idleTimeout }, routes);
+      await fx.start('http', { idleTimeout }, routes);
       client = await fx.send(get('/'));
       const res = await client.response();
       expect(res.count('keep-alive')).to.equal(1);
@@ -32,7 +31,7 @@ describe('advertise', () => {
   }
 
   it("replaces a handler's own Keep-Alive header rather than adding a second", async () => {
-    ts = await fx.start('express5', {}, (req, res) => {
+    await fx.start('express5', {}, (req, res) => {
       res.setHeader('Keep-Alive', 'timeout=999');
       routes(req, res);
     });
@@ -43,7 +42,7 @@ describe('advertise', () => {
   });
 
   it("sends no Keep-Alive header at all with advertise: false (not even Node's)", async () => {
-    ts = await fx.start('express5', { advertise: false }, routes, { attach: true });
+    await fx.start('express5', { advertise: false }, routes, { attach: true });
     client = await fx.send(get('/'));
     const res = await client.response();
     expect(res.header('connection')).to.equal('keep-alive');
@@ -51,7 +50,7 @@ describe('advertise', () => {
   });
 
   it('sends no Keep-Alive header on a response that closes', async () => {
-    ts = await fx.start('express5', {}, (req, res) => {
+    await fx.start('express5', {}, (req, res) => {
       res.setHeader('Keep-Alive', 'timeout=5');
       routes(req, res);
     });

@@ -12,7 +12,10 @@ describe("debug log (util.debuglog('connection-policy'))", () => {
         process.execPath,
         ['--import', 'tsx', script],
         { env: { ...process.env, NODE_DEBUG: 'connection-policy' }, timeout: 15_000 },
-        (err, _stdout, stderr) => (err ? reject(err) : resolve(stderr)),
+        (err, _stdout, stderr) => {
+          if (err) reject(new Error(`debug-app failed: ${err.message}`, { cause: err }));
+          else resolve(stderr);
+        },
       );
     });
     const lines = stderr.split('\n').filter((l) => l.startsWith('CONNECTION-POLICY'));

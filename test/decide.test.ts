@@ -26,18 +26,48 @@ const TABLE: Row[] = [
   ['rule 1: client close', { requestConnection: 'close' }, false, 'client'],
   ['rule 1: client close in a list, any case', { requestConnection: 'keep-alive, CLOSE' }, false, 'client'],
   ['rule 1: repeated headers as an array', { requestConnection: ['TE', 'close'] }, false, 'client'],
-  ['rule 1 before rule 2: client close beats a handler keep-alive', { requestConnection: 'close', responseConnection: 'keep-alive' }, false, 'client'],
-  ['rule 1 before rule 4: client close is counted as the client, not the drain', { requestConnection: 'close', draining: true }, false, 'client'],
+  [
+    'rule 1 before rule 2: client close beats a handler keep-alive',
+    { requestConnection: 'close', responseConnection: 'keep-alive' },
+    false,
+    'client',
+  ],
+  [
+    'rule 1 before rule 4: client close is counted as the client, not the drain',
+    { requestConnection: 'close', draining: true },
+    false,
+    'client',
+  ],
   ['rule 2: a handler close stands', { responseConnection: 'close' }, false, 'policy'],
   ['rule 2: a handler keep-alive where persistence is allowed', { responseConnection: 'keep-alive' }, true],
-  ['rule 2 before rule 3: a handler close on HTTP/1.0 keep-alive', { http10: true, requestConnection: 'keep-alive', responseConnection: 'close' }, false, 'policy'],
+  [
+    'rule 2 before rule 3: a handler close on HTTP/1.0 keep-alive',
+    { http10: true, requestConnection: 'keep-alive', responseConnection: 'close' },
+    false,
+    'policy',
+  ],
   ['rule 3: HTTP/1.0 without keep-alive closes', { http10: true }, false, 'client'],
-  ['rule 3: HTTP/1.0 without keep-alive, even with a handler keep-alive', { http10: true, responseConnection: 'keep-alive' }, false, 'client'],
+  [
+    'rule 3: HTTP/1.0 without keep-alive, even with a handler keep-alive',
+    { http10: true, responseConnection: 'keep-alive' },
+    false,
+    'client',
+  ],
   ['rule 3: HTTP/1.0 with keep-alive persists', { http10: true, requestConnection: 'Keep-Alive' }, true],
-  ['rule 3: HTTP/1.0 with keep-alive but an undelimited body closes', { http10: true, requestConnection: 'keep-alive', delimited: false }, false, 'policy'],
+  [
+    'rule 3: HTTP/1.0 with keep-alive but an undelimited body closes',
+    { http10: true, requestConnection: 'keep-alive', delimited: false },
+    false,
+    'policy',
+  ],
   ['HTTP/1.1 bodies are always delimited', { delimited: false }, true],
   ['rule 4: draining', { draining: true }, false, 'drain'],
-  ['rule 4 applies to a persistent HTTP/1.0 request too', { http10: true, requestConnection: 'keep-alive', draining: true }, false, 'drain'],
+  [
+    'rule 4 applies to a persistent HTTP/1.0 request too',
+    { http10: true, requestConnection: 'keep-alive', draining: true },
+    false,
+    'drain',
+  ],
   ['rule 4: draining before the policy', { draining: true, askPolicy: closePolicy }, false, 'drain'],
   ["rule 4: policy 'close'", { askPolicy: closePolicy }, false, 'policy'],
   ['rule 4: the policy before maxRequests', { askPolicy: closePolicy, requests: 5, maxRequests: 5 }, false, 'policy'],
@@ -70,7 +100,18 @@ describe('decide() (pure)', () => {
   });
 
   // Properties over any input: headers as strings or arrays with any tokens.
-  const token = fc.constantFrom('close', 'CLOSE', 'Close', 'keep-alive', 'Keep-Alive', 'TE', 'upgrade', 'closed', 'xclose', 'foo');
+  const token = fc.constantFrom(
+    'close',
+    'CLOSE',
+    'Close',
+    'keep-alive',
+    'Keep-Alive',
+    'TE',
+    'upgrade',
+    'closed',
+    'xclose',
+    'foo',
+  );
   const list = fc.array(token, { maxLength: 4 }).map((ts) => ts.join(', '));
   const header = fc.option(fc.oneof(list, fc.array(list, { minLength: 1, maxLength: 3 })), { nil: undefined });
   const input = fc.record({
@@ -103,7 +144,9 @@ describe('decide() (pure)', () => {
 
   it('property: an HTTP/1.0 request without the keep-alive token is never kept alive', () => {
     fc.assert(
-      fc.property(input, (i) => (i.http10 && !hasToken(i.requestConnection, 'keep-alive') ? !decide(toInput(i)).keepAlive : true)),
+      fc.property(input, (i) =>
+        i.http10 && !hasToken(i.requestConnection, 'keep-alive') ? !decide(toInput(i)).keepAlive : true,
+      ),
     );
   });
 
@@ -129,11 +172,16 @@ describe('decide() (pure)', () => {
   it('property: hasToken matches a comma list member, trimmed and case-insensitive, and nothing else', () => {
     const member = fc.stringMatching(/^[A-Za-z-]{1,8}$/);
     fc.assert(
-      fc.property(fc.array(member, { maxLength: 5 }), fc.array(fc.constantFrom('', ' ', '  '), { minLength: 10, maxLength: 10 }), member, (members, pads, wanted) => {
-        const value = members.map((m, k) => `${pads[k]}${m}${pads[k + 5]}`).join(',');
-        const expected = members.some((m) => m.toLowerCase() === wanted.toLowerCase());
-        return hasToken(value, wanted.toLowerCase()) === expected;
-      }),
+      fc.property(
+        fc.array(member, { maxLength: 5 }),
+        fc.array(fc.constantFrom('', ' ', '  '), { minLength: 10, maxLength: 10 }),
+        member,
+        (members, pads, wanted) => {
+          const value = members.map((m, k) => `${pads[k]}${m}${pads[k + 5]}`).join(',');
+          const expected = members.some((m) => m.toLowerCase() === wanted.toLowerCase());
+          return hasToken(value, wanted.toLowerCase()) === expected;
+        },
+      ),
     );
   });
 });

@@ -23,7 +23,11 @@ const HEALTHY: Omit<Diagnosis, 'findings'> = {
     stall: 'none',
   },
 };
-type Patch = { persistence?: Partial<Diagnosis['persistence']>; idle?: Diagnosis['idle']; latency?: Partial<Diagnosis['latency']> };
+type Patch = {
+  persistence?: Partial<Diagnosis['persistence']>;
+  idle?: Diagnosis['idle'];
+  latency?: Partial<Diagnosis['latency']>;
+};
 const codes = (patch: Patch) =>
   findingsOf({
     ...HEALTHY,
@@ -58,7 +62,10 @@ describe("the doctor's analysis (pure)", () => {
   });
 
   describe('impliesClose', () => {
-    const response = (statusLine: string, connection?: string) => ({ statusLine, header: (n: string) => (n === 'connection' ? connection : undefined) });
+    const response = (statusLine: string, connection?: string) => ({
+      statusLine,
+      header: (n: string) => (n === 'connection' ? connection : undefined),
+    });
     it('Connection: close, in any case and anywhere in a list', () => {
       expect(impliesClose(response('HTTP/1.1 200 OK', 'close'))).to.equal(true);
       expect(impliesClose(response('HTTP/1.1 200 OK', 'Upgrade, CLOSE'))).to.equal(true);
@@ -81,7 +88,12 @@ describe("the doctor's analysis (pure)", () => {
     });
     it('no excess, or an excess that wanders, is not the signature', () => {
       expect(stallSignature(around(1), around(1))).to.equal('none');
-      expect(stallSignature(Array.from({ length: 20 }, (_, i) => 10 + i * 5), around(1))).to.equal('none');
+      expect(
+        stallSignature(
+          Array.from({ length: 20 }, (_, i) => 10 + i * 5),
+          around(1),
+        ),
+      ).to.equal('none');
       expect(stallSignature(around(100), around(1))).to.equal('none');
     });
   });
@@ -89,29 +101,59 @@ describe("the doctor's analysis (pure)", () => {
   describe('findingsOf', () => {
     it('finds nothing on a healthy server', () => expect(codes({})).to.deep.equal([]));
     const cases: Array<[string, Patch, string[]]> = [
-      ['no keep-alive', { persistence: { http11KeptAlive: false, connectionHeader: 'close', keepAliveHeader: null, advertisedTimeout: null } }, ['no-keep-alive']],
+      [
+        'no keep-alive',
+        { persistence: { http11KeptAlive: false, connectionHeader: 'close', keepAliveHeader: null, advertisedTimeout: null } },
+        ['no-keep-alive'],
+      ],
       ['a client close ignored', { persistence: { clientCloseHonoured: false } }, ['client-close-ignored']],
       ['HTTP/1.0 kept open', { persistence: { http10WithoutKeepAlive: 'kept open' } }, ['http10-kept-open']],
       ['pipelining not answered', { persistence: { pipelining: 'not answered' } }, ['pipelining-broken']],
       ['closed after the first pipelined response is fine', { persistence: { pipelining: 'closed after the first' } }, []],
       ['no hint', { persistence: { keepAliveHeader: null, advertisedTimeout: null } }, ['no-keep-alive-hint']],
       ['a hint of 2 s', { persistence: { advertisedTimeout: 2 } }, ['hint-too-short']],
-      ['a hint at the real close', { idle: { closedAfterMs: 64_000, maxIdleMs: 75_000, closedWith: 'fin' } }, ['hint-not-below-close']],
-      ['an idle close below 60 s', { persistence: { advertisedTimeout: 4 }, idle: { closedAfterMs: 5_000, maxIdleMs: 75_000, closedWith: 'fin' } }, ['idle-timeout-short']],
+      [
+        'a hint at the real close',
+        { idle: { closedAfterMs: 64_000, maxIdleMs: 75_000, closedWith: 'fin' } },
+        ['hint-not-below-close'],
+      ],
+      [
+        'an idle close below 60 s',
+        { persistence: { advertisedTimeout: 4 }, idle: { closedAfterMs: 5_000, maxIdleMs: 75_000, closedWith: 'fin' } },
+        ['idle-timeout-short'],
+      ],
       [
         'an idle reset',
         { persistence: { advertisedTimeout: 4 }, idle: { closedAfterMs: 5_000, maxIdleMs: 75_000, closedWith: 'reset' } },
         ['idle-reset', 'idle-timeout-short'],
       ],
-      ['no idle period on a server that closes each response', { persistence: { http11KeptAlive: false, keepAliveHeader: null, advertisedTimeout: null }, idle: { closedAfterMs: null, maxIdleMs: 75_000, closesAfterEachResponse: true } }, ['no-keep-alive']],
-      ['the stall', { latency: { stall: 'delayed-ack-40ms', reused: { p50: 42, p90: 43, p99: 44, samples: 50 } } }, ['nagle-delayed-ack-stall']],
-      ['reused slower without the signature', { latency: { reused: { p50: 9, p90: 20, p99: 30, samples: 50 } } }, ['reused-slower']],
+      [
+        'no idle period on a server that closes each response',
+        {
+          persistence: { http11KeptAlive: false, keepAliveHeader: null, advertisedTimeout: null },
+          idle: { closedAfterMs: null, maxIdleMs: 75_000, closesAfterEachResponse: true },
+        },
+        ['no-keep-alive'],
+      ],
+      [
+        'the stall',
+        { latency: { stall: 'delayed-ack-40ms', reused: { p50: 42, p90: 43, p99: 44, samples: 50 } } },
+        ['nagle-delayed-ack-stall'],
+      ],
+      [
+        'reused slower without the signature',
+        { latency: { reused: { p50: 9, p90: 20, p99: 30, samples: 50 } } },
+        ['reused-slower'],
+      ],
     ];
     for (const [label, patch, expected] of cases) {
       it(`${label} → ${expected.join(', ') || 'nothing'}`, () => expect(codes(patch)).to.deep.equal(expected));
     }
     it('every finding says what to do', () => {
-      for (const f of findingsOf({ ...HEALTHY, persistence: { ...HEALTHY.persistence, clientCloseHonoured: false, http10WithoutKeepAlive: 'kept open' } })) {
+      for (const f of findingsOf({
+        ...HEALTHY,
+        persistence: { ...HEALTHY.persistence, clientCloseHonoured: false, http10WithoutKeepAlive: 'kept open' },
+      })) {
         expect(f.message).to.be.a('string').and.not.equal('');
         expect(f.recommendation).to.be.a('string').and.not.equal('');
       }

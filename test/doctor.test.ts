@@ -37,7 +37,7 @@ describe('connection-doctor', function () {
   const servers: net.Server[] = [];
   afterEach(async () => {
     for (const s of servers.splice(0)) {
-      if (s instanceof http.Server) await closeServer(s);
+      if (s instanceof http.Server) await closeServer(s as http.Server);
       else await new Promise((r) => s.close(r));
     }
   });
@@ -124,8 +124,8 @@ describe('connection-doctor', function () {
   async function rawServer(answer: (socket: net.Socket) => void): Promise<string> {
     const raw = net.createServer((socket) => {
       let buf = '';
-      socket.on('data', (d) => {
-        buf += d;
+      socket.on('data', (d: Buffer) => {
+        buf += d.toString('latin1');
         let i;
         while ((i = buf.indexOf('\r\n\r\n')) !== -1) {
           buf = buf.slice(i + 4);
@@ -203,7 +203,18 @@ describe('connection-doctor', function () {
     await new Promise<void>((r) => raw.listen(0, '127.0.0.1', () => r()));
     const url = `http://127.0.0.1:${(raw.address() as AddressInfo).port}/`;
     const body = 'Action=ListQueues&Version=2012-11-05';
-    const { stdout } = await doctor([url, '--json', '--requests', '5', '--method', 'POST', '--data', body, '--header', 'X-Probe: 1']);
+    const { stdout } = await doctor([
+      url,
+      '--json',
+      '--requests',
+      '5',
+      '--method',
+      'POST',
+      '--data',
+      body,
+      '--header',
+      'X-Probe: 1',
+    ]);
     expect(codes(stdout)).to.deep.equal([]);
     expect(reads.length).to.be.greaterThan(15);
     for (const read of reads) {
@@ -229,7 +240,12 @@ describe('connection-doctor', function () {
 
   it("the README's --json schema is strict: it rejects a document with a finding code it does not list", () => {
     expect(readmeSchema()).to.have.property('$schema');
-    const base = { url: 'http://x/', persistence: {}, latency: {}, findings: [{ code: 'made-up', message: 'm', recommendation: 'r' }] };
+    const base = {
+      url: 'http://x/',
+      persistence: {},
+      latency: {},
+      findings: [{ code: 'made-up', message: 'm', recommendation: 'r' }],
+    };
     expect(() => assertDiagnosisSchema(base)).to.throw(/made-up|allowed values|must be equal to one of/);
   });
 
@@ -253,13 +269,22 @@ describe('connection-doctor', function () {
     const { code, stdout, stderr } = await doctor([url]);
     expect(code).to.equal(2);
     expect(stdout).to.equal('');
-    expect(stderr.trim().split('\n').filter((l) => !l.startsWith('…'))).to.deep.equal([
-      `connection-doctor: cannot diagnose ${url}: nothing listens on ${new URL(url).host}`,
-    ]);
+    expect(
+      stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('…')),
+    ).to.deep.equal([`connection-doctor: cannot diagnose ${url}: nothing listens on ${new URL(url).host}`]);
   });
 
   it('exits 2 on bad usage, with a one-line reason', async () => {
-    for (const args of [[], ['not a url'], ['ftp://x/'], ['http://127.0.0.1:1/', '--requests', 'many'], ['http://x/', '--bogus']]) {
+    for (const args of [
+      [],
+      ['not a url'],
+      ['ftp://x/'],
+      ['http://127.0.0.1:1/', '--requests', 'many'],
+      ['http://x/', '--bogus'],
+    ]) {
       const { code, stderr } = await doctor(args);
       expect(code, args.join(' ')).to.equal(2);
       expect(stderr.trim().split('\n')).to.have.length(1);

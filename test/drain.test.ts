@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import http from 'node:http';
+import { eventually, nextRequest } from './helpers/wait.js';
 import { RawClient, get } from './helpers/raw.js';
 import { useTestServer, type TestServer, type Handler } from './helpers/servers.js';
 
@@ -11,14 +12,15 @@ const slowable: Handler = (req, res) => {
 
 describe('policy.drain()', () => {
   const fx = useTestServer();
-  const connect = fx.connect;
+  const { connect } = fx;
   let ts: TestServer;
 
   it('lets an in-flight request finish with Connection: close, then resolves', async () => {
     ts = await fx.start('express5', {}, slowable, { attach: true });
     const c = await connect();
+    const reached = nextRequest(ts.server);
     c.write(get('/?ms=200'));
-    await new Promise((r) => setTimeout(r, 50));
+    await reached;
     const drained = ts.policy.drain();
     const res = await c.response();
     expect(res.status).to.equal(200);
@@ -60,7 +62,7 @@ describe('policy.drain()', () => {
     );
     const c = await connect();
     c.write(get('/'));
-    await new Promise((r) => setTimeout(r, 50));
+    await eventually(() => c.rest.startsWith('HTTP/1.1 200'), 'the head was sent');
     const drained = ts.policy.drain();
     const res = await c.response();
     expect(res.header('connection')).to.equal('keep-alive'); // already sent before the drain
@@ -72,13 +74,15 @@ describe('policy.drain()', () => {
   it('destroys what is left at the deadline', async () => {
     ts = await fx.start('express5', {}, slowable, { attach: true });
     const stuck = await connect();
+    const reached = nextRequest(ts.server);
     stuck.write(get('/?ms=-1'));
-    await new Promise((r) => setTimeout(r, 30));
-    const started = Date.now();
-    const result = await ts.policy.drain({ timeout: 300 });
-    expect(Date.now() - started).to.be.within(240, 600);
+    await reached;
+    const drained = ts.policy.drain({ timeout: 400 });
+    // Still served at half the deadline, ended by twice it: 2× margins both ways.
+    expect((await stuck.closed(200)).kind).to.equal('open');
+    expect((await stuck.closed(600)).kind).to.not.equal('open');
+    const result = await drained;
     expect(result).to.deep.equal({ graceful: 0, destroyed: 1 });
-    expect((await stuck.closed(1000)).kind).to.not.equal('open');
     expect(ts.policy.stats().closed.drain).to.equal(1);
   });
 
@@ -122,8 +126,9 @@ describe('policy.drain()', () => {
   it('without attach: closes every later response and resolves when the seen connections are gone', async () => {
     ts = await fx.start('http', {}, slowable);
     const c = await connect();
+    const reached = nextRequest(ts.server);
     c.write(get('/?ms=100'));
-    await new Promise((r) => setTimeout(r, 20));
+    await reached;
     const drained = ts.policy.drain({ timeout: 2000 });
     expect((await c.response()).header('connection')).to.equal('close');
     expect(await drained).to.deep.equal({ graceful: 1, destroyed: 0 });
@@ -160,12 +165,10 @@ describe('policy.drain()', () => {
     );
     const failures: Array<{ id: string; error: string }> = [];
     let stop = false;
-    let sent = 0;
     const lane = async (lane: number) => {
       const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
       for (let i = 0; !stop && i < 2000; i++) {
         const id = `${lane}-${i}`;
-        sent++;
         try {
           await new Promise<void>((resolve, reject) => {
             const req = http.get({ host: '127.0.0.1', port: ts.port, agent, headers: { 'x-req': id } }, (res) => {

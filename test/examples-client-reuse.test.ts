@@ -25,14 +25,26 @@ describe('examples/client-reuse.*', function () {
   this.timeout(30_000);
 
   it('the mocha variant passes', async () => {
-    const { code, output } = await run(['--import', 'tsx', 'node_modules/mocha/bin/mocha.js', '--no-config', 'examples/client-reuse.mocha.ts']);
+    const { code, output } = await run([
+      '--import',
+      'tsx',
+      'node_modules/mocha/bin/mocha.js',
+      '--no-config',
+      'examples/client-reuse.mocha.ts',
+    ]);
     expect(code, output).to.equal(0);
     expect(output).to.match(/1 passing/);
   });
 
   it('the node:test variant passes', async () => {
     // TAP explicitly: the default reporter differs between Node lines (spec from 24 on).
-    const { code, output } = await run(['--import', 'tsx', '--test', '--test-reporter=tap', 'examples/client-reuse.node-test.ts']);
+    const { code, output } = await run([
+      '--import',
+      'tsx',
+      '--test',
+      '--test-reporter=tap',
+      'examples/client-reuse.node-test.ts',
+    ]);
     expect(code, output).to.equal(0);
     expect(output).to.match(/# pass 1\b/);
     expect(output).to.match(/# fail 0\b/);

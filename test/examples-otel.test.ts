@@ -14,7 +14,9 @@ describe('examples/otel-metrics.ts', () => {
     }
     const out = child.output;
     // Seven requests on one connection with maxRequests 3: 3 + 3 closed by the limit, 1 left for the drain.
-    expect(out).to.match(/while serving:\n {2}http\.server\.connections\.open\{\} 1\n {2}http\.server\.connections\.idle\{\} 1\n/);
+    expect(out).to.match(
+      /while serving:\n {2}http\.server\.connections\.open\{\} 1\n {2}http\.server\.connections\.idle\{\} 1\n/,
+    );
     expect(out).to.include('http.server.connections.closed{connection.close_reason=maxRequests} 2');
     expect(out).to.include('http.server.connections.closed{connection.close_reason=client} 2');
     expect(out).to.include('http.server.connections.closed{connection.close_reason=drain} 1');

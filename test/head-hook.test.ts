@@ -16,7 +16,14 @@ describe('the head-time hook', () => {
     ['an object', (res) => res.writeHead(200, { 'Content-Length': '2', Connection: 'close' })],
     ['an object after a reason phrase', (res) => res.writeHead(200, 'Fine', { 'content-length': '2', connection: 'close' })],
     ['a flat array', (res) => res.writeHead(200, ['Content-Length', '2', 'Connection', 'close'])],
-    ['an array of pairs', (res) => res.writeHead(200, [['Content-Length', '2'], ['CONNECTION', 'close']] as never)],
+    [
+      'an array of pairs',
+      (res) =>
+        res.writeHead(200, [
+          ['Content-Length', '2'],
+          ['CONNECTION', 'close'],
+        ] as never),
+    ],
   ];
   for (const [label, write] of shapes) {
     it(`sees a Connection: close passed to writeHead as ${label}: one Connection header, no hint, a FIN`, async () => {

@@ -54,13 +54,19 @@ for (const flavor of FLAVORS) {
     });
 
     it('restarts the idle period after every response', async () => {
-      ts = await fx.start(flavor, { idleTimeout: IDLE }, routes);
+      // Pauses of 250 ms against a 600 ms idle timeout (2.4× margin), six of them:
+      // 1.5 s on one connection, 2.5× the timeout, so a period that did not restart
+      // would have ended it even on a slow machine.
+      const idle = 600;
+      ts = await fx.start(flavor, { idleTimeout: idle }, routes);
       client = await fx.connect();
-      for (let i = 0; i < 3; i++) {
+      const started = Date.now();
+      for (let i = 0; i < 6; i++) {
         client.write(get('/'));
         await client.response();
-        await new Promise((r) => setTimeout(r, IDLE * 0.6));
+        await new Promise((r) => setTimeout(r, 250));
       }
+      expect(Date.now() - started).to.be.at.least(2 * idle);
       client.write(get('/'));
       expect((await client.response()).status).to.equal(200);
       expect(ts.accepted).to.equal(1);

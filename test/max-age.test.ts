@@ -32,18 +32,32 @@ describe('maxAge and maxAgeJitter', () => {
   });
 
   it('draws each connection limit from [maxAge × (1 − jitter), maxAge]', async () => {
-    // Sampled at a fixed age: with jitter 1 each limit is uniform in [0, 400] ms, so
-    // at 200 ms about half of the connections are past theirs. Without jitter all
-    // or none would be.
-    const policy = connectionPolicy({ maxAge: 400, maxAgeJitter: 1 });
+    // With jitter 1 each limit is uniform in [0, 400] ms, so a connection of age a is
+    // past its limit with probability a / 400. Without jitter all or none would be.
+    // The ages are measured, not assumed from the sleep: each lies between
+    // (writes − last connect) and (last response − first connect).
+    const maxAge = 400;
+    const n = 40;
+    const policy = connectionPolicy({ maxAge, maxAgeJitter: 1 });
     ts = await fx.start('http', policy, routes, { attach: true });
-    const clients = await Promise.all(Array.from({ length: 40 }, () => fx.connect()));
+    const connecting = Date.now();
+    const clients = await Promise.all(Array.from({ length: n }, () => fx.connect()));
+    const connected = Date.now();
     await sleep(200);
+    const writing = Date.now();
     for (const c of clients) c.write(get('/'));
-    const closes = (await Promise.all(clients.map((c) => c.response()))).filter(
-      (r) => r.header('connection') === 'close',
-    ).length;
-    // Binomial(40, ~0.5): 8..32 holds with probability > 0.9999.
-    expect(closes).to.be.within(8, 32);
+    const responses = await Promise.all(clients.map((c) => c.response()));
+    const answered = Date.now();
+    const closes = responses.filter((r) => r.header('connection') === 'close').length;
+    const low = Math.min(1, (writing - connected) / maxAge);
+    const high = Math.min(1, (answered - connecting) / maxAge);
+    // Binomial(n, p) stays within 4.5 standard deviations with probability > 0.99999.
+    const sd = (p: number) => Math.sqrt(n * p * (1 - p));
+    expect(closes, `ages ${writing - connected}–${answered - connecting} ms`).to.be.within(
+      Math.floor(n * low - 4.5 * sd(low)),
+      Math.ceil(n * high + 4.5 * sd(high)),
+    );
+    // And not all or none, which a fixed limit would give (ages well inside (0, maxAge)).
+    if (high < 0.8) expect(closes).to.be.within(1, n - 1);
   });
 });

@@ -21,7 +21,9 @@ import {
 const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
 
 function assumption(name: string, holds: boolean, detail = ''): void {
-  expect(holds, `Node ${process.version}: the assumption "${name}" no longer holds${detail ? ` (${detail})` : ''}`).to.equal(true);
+  expect(holds, `Node ${process.version}: the assumption "${name}" no longer holds${detail ? ` (${detail})` : ''}`).to.equal(
+    true,
+  );
 }
 
 describe(`Node's internals the package relies on (Node ${process.version})`, () => {
@@ -49,7 +51,11 @@ describe(`Node's internals the package relies on (Node ${process.version})`, () 
   it('keepAliveTimeoutBuffer: public on 22 and later, absent on 20 (a fixed 1 s)', () => {
     const s = http.createServer() as http.Server & { keepAliveTimeoutBuffer?: number };
     if (NODE_MAJOR >= 22) {
-      assumption('server.keepAliveTimeoutBuffer is a number, 1000 by default', s.keepAliveTimeoutBuffer === 1000, `got ${s.keepAliveTimeoutBuffer}`);
+      assumption(
+        'server.keepAliveTimeoutBuffer is a number, 1000 by default',
+        s.keepAliveTimeoutBuffer === 1000,
+        `got ${s.keepAliveTimeoutBuffer}`,
+      );
       s.keepAliveTimeoutBuffer = 250;
       expect(keepAliveBufferOf(s)).to.equal(250);
     } else {
@@ -61,10 +67,13 @@ describe(`Node's internals the package relies on (Node ${process.version})`, () 
   it("Node's idle close lands at keepAliveTimeout + the buffer", async function () {
     this.timeout(8000);
     const keepAliveTimeout = 300;
-    const { connect } = await start((req, res) => res.end('ok'), (s) => {
-      s.keepAliveTimeout = keepAliveTimeout;
-      if (NODE_MAJOR >= 22) (s as http.Server & { keepAliveTimeoutBuffer: number }).keepAliveTimeoutBuffer = 300;
-    });
+    const { connect } = await start(
+      (req, res) => res.end('ok'),
+      (s) => {
+        s.keepAliveTimeout = keepAliveTimeout;
+        if (NODE_MAJOR >= 22) (s as http.Server & { keepAliveTimeoutBuffer: number }).keepAliveTimeoutBuffer = 300;
+      },
+    );
     const expected = keepAliveTimeout + keepAliveBufferOf(server!);
     const c = await connect(get('/'));
     await c.response();
@@ -127,7 +136,7 @@ describe(`Node's internals the package relies on (Node ${process.version})`, () 
     assumption('socket._httpMessage is cleared once the response finished', responseInFlight(socket!) === undefined);
   });
 
-  it("res._keepAliveTimeout / _maxRequestsPerSocket make Node write the hint, and only where Node writes Connection: keep-alive", async () => {
+  it('res._keepAliveTimeout / _maxRequestsPerSocket make Node write the hint, and only where Node writes Connection: keep-alive', async () => {
     const { connect } = await start((req, res) => {
       setKeepAliveHint(res, 7, req.url === '/max' ? 3 : 0);
       if (req.url === '/handler-close') res.setHeader('Connection', 'close');
@@ -142,9 +151,20 @@ describe(`Node's internals the package relies on (Node ${process.version})`, () 
     const none = await c.response();
     c.write(get('/handler-close'));
     const closing = await c.response();
-    assumption('Node writes Keep-Alive: timeout=<_keepAliveTimeout / 1000>', plain.header('keep-alive') === 'timeout=7', `got ${plain.header('keep-alive')}`);
-    assumption('Node adds max=<_maxRequestsPerSocket>', max.header('keep-alive') === 'timeout=7, max=3', `got ${max.header('keep-alive')}`);
-    assumption('Node writes no hint when _keepAliveTimeout is 0', none.count('keep-alive') === 0 && none.header('connection') === 'keep-alive');
+    assumption(
+      'Node writes Keep-Alive: timeout=<_keepAliveTimeout / 1000>',
+      plain.header('keep-alive') === 'timeout=7',
+      `got ${plain.header('keep-alive')}`,
+    );
+    assumption(
+      'Node adds max=<_maxRequestsPerSocket>',
+      max.header('keep-alive') === 'timeout=7, max=3',
+      `got ${max.header('keep-alive')}`,
+    );
+    assumption(
+      'Node writes no hint when _keepAliveTimeout is 0',
+      none.count('keep-alive') === 0 && none.header('connection') === 'keep-alive',
+    );
     assumption('Node writes no hint on a response whose handler set Connection', closing.count('keep-alive') === 0);
   });
 
@@ -164,6 +184,10 @@ describe(`Node's internals the package relies on (Node ${process.version})`, () 
     assumption('request.agent(server).app is the server', supertestAgentParts(request.agent(plain))?.app === plain);
     const parts = supertestAgentParts(request.agent(express()).set('X-One', '1').set({ 'X-Two': '2' }));
     assumption('request.agent(app).app is a server made for the app', parts?.app instanceof http.Server);
-    assumption('.set() calls are recorded in _defaults', parts?.headers['x-one'] === '1' && parts.headers['x-two'] === '2', JSON.stringify(parts?.headers));
+    assumption(
+      '.set() calls are recorded in _defaults',
+      parts?.headers['x-one'] === '1' && parts.headers['x-two'] === '2',
+      JSON.stringify(parts?.headers),
+    );
   });
 });

@@ -47,7 +47,7 @@ describe('connectionPolicy(options)', () => {
       it(`${option}: ${String(value)} → ${ErrorClass.name}`, () => {
         let thrown: unknown;
         try {
-          connectionPolicy({ [option]: value } as ConnectionPolicyOptions);
+          connectionPolicy({ [option]: value });
         } catch (err) {
           thrown = err;
         }

@@ -14,11 +14,7 @@ for (const flavor of FLAVORS) {
       ts = await fx.start(flavor, { exposeConnectionId: true }, routes);
       client = await fx.send(get('/a?ms=60') + get('/b') + get('/c?ms=20'));
       const responses = [await client.response(), await client.response(), await client.response()];
-      expect(responses.map((r) => r.header('x-connection-id')?.split(';')[1])).to.deep.equal([
-        'req=1',
-        'req=2',
-        'req=3',
-      ]);
+      expect(responses.map((r) => r.header('x-connection-id')?.split(';')[1])).to.deep.equal(['req=1', 'req=2', 'req=3']);
       expect(responses.every((r) => r.header('connection') === 'keep-alive')).to.equal(true);
       expect((await client.closed(200)).kind).to.equal('open');
     });

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import http from 'node:http';
 import express from 'express';
 import { RawClient, get, request } from './helpers/raw.js';
+import { nextRequest } from './helpers/wait.js';
 import { closeServer, listen, routes, useTestServer, type TestServer } from './helpers/servers.js';
 import { connectionPolicy } from '../src/index.js';
 
@@ -49,7 +50,7 @@ describe('drain({ delay }), policy.draining and policy.readiness()', () => {
     expect(res.status).to.equal(200);
     expect(res.header('content-length')).to.equal('5');
     expect(res.body).to.equal('');
-    ts.policy.drain({ delay: 200 });
+    void ts.policy.drain({ delay: 200 });
     const d = await fx.send(request('HEAD', '/ready', 'HTTP/1.1'));
     const draining = await d.response({ head: true });
     expect(draining.status).to.equal(503);
@@ -99,8 +100,9 @@ describe('drain({ delay }), policy.draining and policy.readiness()', () => {
 
   it('counts timeout from the end of delay', async () => {
     await start('express5');
+    const reached = nextRequest(ts.server);
     const stuck = await fx.send(get('/never'));
-    await new Promise((r) => setTimeout(r, 50));
+    await reached;
     const started = Date.now();
     const result = await ts.policy.drain({ delay: 300, timeout: 300 });
     const elapsed = Date.now() - started;

@@ -18,10 +18,10 @@ function tableAfter(heading: string): string[][] {
     if (!line.startsWith('|')) break;
     rows.push(
       line
-        .replace(/\\\|/g, '\u0000')
+        .replace(/\\\|/g, '\ue000')
         .split('|')
         .slice(1, -1)
-        .map((c) => c.trim().replace(/\u0000/g, '|')),
+        .map((c) => c.trim().replace(/\ue000/g, '|')),
     );
   }
   return rows;
@@ -48,7 +48,7 @@ describe('README', () => {
     }
   });
 
-  it("documents every drain() option with the default the code uses", () => {
+  it('documents every drain() option with the default the code uses', () => {
     const rows = tableAfter('## Graceful shutdown');
     const documented = Object.fromEntries(rows.map(([name, def]) => [name!.replace(/`/g, ''), def]));
     expect(Object.keys(documented)).to.deep.equal(Object.keys(DRAIN_DEFAULTS));
@@ -60,9 +60,7 @@ describe('README', () => {
   it('lists exactly the error codes the code throws, with their classes', () => {
     const rows = tableAfter('## Errors');
     const documented = Object.fromEntries(rows.map(([code, cls]) => [code!.replace(/`/g, ''), cls!.replace(/`/g, '')]));
-    expect(documented).to.deep.equal(
-      Object.fromEntries(Object.entries(ERROR_CODES).map(([code, cls]) => [code, cls.name])),
-    );
+    expect(documented).to.deep.equal(Object.fromEntries(Object.entries(ERROR_CODES).map(([code, cls]) => [code, cls.name])));
   });
 
   it("the doctor's table of popular servers has every corpus server with the findings the interop test expects", () => {

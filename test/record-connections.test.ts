@@ -27,7 +27,6 @@ function app(policy: 'keep-alive' | 'close' = 'keep-alive') {
   return a;
 }
 
-
 const turn = () => new Promise((r) => setImmediate(r));
 
 describe('recordConnections(target)', () => {
@@ -114,7 +113,9 @@ describe('recordConnections(target)', () => {
       // Numbers go on after clear(): the first three connections were 1, the next 2–4.
       expect(recorder.requests.map((r) => r.connection)).to.deep.equal([2, 3, 4]);
       const err = await rejection(expectReusedConnection(recorder));
-      expect(err.message).to.match(/^expected every connection to carry more than one request, but conn#2, conn#3, conn#4 carried only one/);
+      expect(err.message).to.match(
+        /^expected every connection to carry more than one request, but conn#2, conn#3, conn#4 carried only one/,
+      );
       // The request-by-request table: method, path, server connection, ordinal on it.
       expect(err.message).to.include('req  method  path    connection  ordinal  status  at ms');
       expect(err.message).to.match(/#1 {3}GET {5}\/queue {2}conn#2 {6}1 \(new\) {2}200/);
@@ -182,7 +183,9 @@ describe('recordConnections(target)', () => {
     recorder = await recordConnections(app());
     await (await fetch(recorder.url + 'queue')).text();
     expect((await rejection(expectReusedConnection(recorder))).message).to.match(/^expected at least 2 recorded requests/);
-    expect((await rejection(expectResetConnection(recorder, { requests: 2 }))).message).to.match(/^expected 2 recorded requests, but 1 arrived/);
+    expect((await rejection(expectResetConnection(recorder, { requests: 2 }))).message).to.match(
+      /^expected 2 recorded requests, but 1 arrived/,
+    );
   });
 
   it('rejects bad options and targets with a clear error', async () => {

@@ -48,7 +48,7 @@ const PATHS: Array<[label: string, path: string, status: number, extra?: string[
   ['204 (sendStatus)', '/204', 204],
   ['304 (If-None-Match)', '/etag', 304, ['If-None-Match: "v1"']],
   ['HEAD', '/send', 200, [], true],
-  ["error handler, sync throw", '/throw', 500],
+  ['error handler, sync throw', '/throw', 500],
   ['error handler, async rejection', '/reject', 500],
   ['final 404', '/nope', 404],
 ];

@@ -3,10 +3,9 @@ import { get } from './helpers/raw.js';
 import { useTestServer, type TestServer } from './helpers/servers.js';
 import { closeEveryWay, until } from './helpers/close-reasons.js';
 
-
 describe('policy.stats()', () => {
   const fx = useTestServer();
-  const connect = fx.connect;
+  const { connect } = fx;
   let ts: TestServer;
 
   it('counts open, idle, accepted, requests and reused requests exactly', async () => {
@@ -39,13 +38,15 @@ describe('policy.stats()', () => {
   });
 
   it('returns a fresh plain object each time', () => {
-    return fx.start('http', {}, (req, res) => res.end()).then((started) => {
-      ts = started;
-      const s1 = ts.policy.stats();
-      s1.closed.client = 99;
-      expect(ts.policy.stats().closed.client).to.equal(0);
-      expect(ts.policy.stats()).to.not.equal(ts.policy.stats());
-    });
+    return fx
+      .start('http', {}, (req, res) => res.end())
+      .then((started) => {
+        ts = started;
+        const s1 = ts.policy.stats();
+        s1.closed.client = 99;
+        expect(ts.policy.stats().closed.client).to.equal(0);
+        expect(ts.policy.stats()).to.not.equal(ts.policy.stats());
+      });
   });
 
   it('counts every close reason once, for a scenario made to trigger it', async () => {

@@ -8,12 +8,7 @@ import express from 'express';
 import request from 'supertest';
 import { closeServer, listen } from './helpers/servers.js';
 import { connectionPolicy, type ConnectionPolicyOptions } from '../src/index.js';
-import {
-  expectResetConnection,
-  expectReusedConnection,
-  probeConnections,
-  type ConnectionReport,
-} from '../src/testing/index.js';
+import { expectResetConnection, expectReusedConnection, probeConnections, type ConnectionReport } from '../src/testing/index.js';
 
 function app(options: ConnectionPolicyOptions = {}) {
   const a = express();
@@ -22,7 +17,6 @@ function app(options: ConnectionPolicyOptions = {}) {
   a.post('/echo', express.text(), (req, res) => void res.send(req.body as string));
   return a;
 }
-
 
 describe('express-connection-policy/testing', () => {
   const servers: http.Server[] = [];
@@ -97,9 +91,7 @@ describe('express-connection-policy/testing', () => {
       expect(err.name).to.equal('AssertionError');
       expect(err.code).to.equal('ERR_ASSERTION');
       // The exact text, with the timings and server ids (which vary) masked.
-      const masked = err.message
-        .replace(/\d+;req=1/g, 'N;req=1')
-        .replace(/ +\d+\.\d$/gm, ' 0.0');
+      const masked = err.message.replace(/\d+;req=1/g, 'N;req=1').replace(/ +\d+\.\d$/gm, ' 0.0');
       expect(masked).to.equal(
         [
           'expected all 3 requests to reuse one connection, but 2 of 2 later requests did not (3 sockets used; the server answered "Connection: close")',
@@ -139,7 +131,9 @@ describe('express-connection-policy/testing', () => {
     it('fails for the keep-alive policy', async () => {
       const err = await rejection(expectResetConnection(app()));
       expect(err.name).to.equal('AssertionError');
-      expect(err.message).to.match(/^expected each of 3 requests to use a new connection, but 2 of 3 reused one \(1 socket used\)/);
+      expect(err.message).to.match(
+        /^expected each of 3 requests to use a new connection, but 2 of 3 reused one \(1 socket used\)/,
+      );
       expect(err.message).to.match(/#2 +200 +sock#1 +reused +keep-alive +timeout=64/);
     });
   });
@@ -149,7 +143,13 @@ describe('express-connection-policy/testing', () => {
       const report: ConnectionReport = await probeConnections(app({ maxRequests: 2 }), { requests: 5 });
       expect(report.sockets).to.equal(3);
       expect(report.requests.map((r) => r.socket)).to.deep.equal([1, 1, 2, 2, 3]);
-      expect(report.requests.map((r) => r.keepAlive)).to.deep.equal(['timeout=64, max=1', undefined, 'timeout=64, max=1', undefined, 'timeout=64, max=1']);
+      expect(report.requests.map((r) => r.keepAlive)).to.deep.equal([
+        'timeout=64, max=1',
+        undefined,
+        'timeout=64, max=1',
+        undefined,
+        'timeout=64, max=1',
+      ]);
     });
 
     it('notes where the client and server views disagree (a proxy in between)', async () => {
@@ -193,7 +193,9 @@ describe('express-connection-policy/testing', () => {
       const garbage = net.createServer((socket) => socket.resume().end('SSH-2.0-OpenSSH_9.2\r\n'));
       await new Promise<void>((r) => garbage.listen(0, '127.0.0.1', () => r()));
       try {
-        const notHttp = await rejection(expectReusedConnection(`http://127.0.0.1:${(garbage.address() as net.AddressInfo).port}/`));
+        const notHttp = await rejection(
+          expectReusedConnection(`http://127.0.0.1:${(garbage.address() as net.AddressInfo).port}/`),
+        );
         expect(notHttp.name).to.not.equal('AssertionError');
         expect(notHttp.code).to.match(/^HPE_/);
       } finally {
@@ -202,13 +204,28 @@ describe('express-connection-policy/testing', () => {
     });
 
     it('rejects bad options with a clear error', async () => {
-      expect(await rejection(probeConnections(app(), { requests: 1 }))).to.be.instanceOf(RangeError).with.property('message').that.matches(/"requests" must be an integer ≥ 2; got 1/);
+      expect(await rejection(probeConnections(app(), { requests: 1 })))
+        .to.be.instanceOf(RangeError)
+        .with.property('message')
+        .that.matches(/"requests" must be an integer ≥ 2; got 1/);
       expect(await rejection(probeConnections(app(), { requests: 2.5 }))).to.be.instanceOf(RangeError);
-      expect(await rejection(probeConnections(app(), { method: 'GE T' }))).to.be.instanceOf(TypeError).with.property('message').that.matches(/"method"/);
-      expect(await rejection(probeConnections(app(), { path: 'no-slash' }))).to.be.instanceOf(TypeError).with.property('message').that.matches(/"path"/);
+      expect(await rejection(probeConnections(app(), { method: 'GE T' })))
+        .to.be.instanceOf(TypeError)
+        .with.property('message')
+        .that.matches(/"method"/);
+      expect(await rejection(probeConnections(app(), { path: 'no-slash' })))
+        .to.be.instanceOf(TypeError)
+        .with.property('message')
+        .that.matches(/"path"/);
       expect(await rejection(probeConnections(app(), { body: 5 as unknown as string }))).to.be.instanceOf(TypeError);
-      expect(await rejection(probeConnections(app(), { request: 3 } as never))).to.be.instanceOf(TypeError).with.property('message').that.matches(/did you mean "requests"/);
-      expect(await rejection(probeConnections(42 as never))).to.be.instanceOf(TypeError).with.property('message').that.matches(/probe target must be/);
+      expect(await rejection(probeConnections(app(), { request: 3 } as never)))
+        .to.be.instanceOf(TypeError)
+        .with.property('message')
+        .that.matches(/did you mean "requests"/);
+      expect(await rejection(probeConnections(42 as never)))
+        .to.be.instanceOf(TypeError)
+        .with.property('message')
+        .that.matches(/probe target must be/);
     });
   });
 
@@ -216,8 +233,11 @@ describe('express-connection-policy/testing', () => {
     this.timeout(30_000);
     const file = fileURLToPath(new URL('./fixtures/node-test-usage.ts', import.meta.url));
     const output = await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', file], { timeout: 25_000 }, (err, stdout) =>
-        err ? reject(new Error(`${err.message}\n${stdout}`)) : resolve(stdout),
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', '--test', '--test-reporter=tap', file],
+        { timeout: 25_000 },
+        (err, stdout) => (err ? reject(new Error(`${err.message}\n${stdout}`)) : resolve(stdout)),
       );
     });
     expect(output).to.match(/# pass 2/);

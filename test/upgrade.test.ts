@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { RawClient, get } from './helpers/raw.js';
+import { eventually } from './helpers/wait.js';
 import { routes, useTestServer, type TestServer } from './helpers/servers.js';
 
 const UPGRADE = get(
@@ -41,8 +42,7 @@ describe('upgrade requests', () => {
     // Past idleTimeout the upgraded connection is still the listener's.
     expect((await client.closed(500)).kind).to.equal('open');
     client.write('ping');
-    await new Promise((r) => setTimeout(r, 50));
-    expect(client.rest).to.equal('ping');
+    await eventually(() => client.rest === 'ping', 'the echo of ping');
     upgraded[0]!.destroy();
   });
 
@@ -57,8 +57,7 @@ describe('upgrade requests', () => {
     expect((await idle.closed(500)).kind).to.equal('fin');
     expect(ts.policy.stats().closed.drain).to.equal(1); // the HTTP one; the WebSocket is not counted as closed
     client.write('still here');
-    await new Promise((r) => setTimeout(r, 50));
-    expect(client.rest).to.equal('still here');
+    await eventually(() => client.rest === 'still here', 'the echo of still here');
     upgraded[0]!.destroy();
   });
 

@@ -59,7 +59,7 @@ describe('option validation kit', () => {
       for (const [value, ErrorClass] of badMilliseconds(0, infinity)) {
         it(`${name}: ${JSON.stringify(value) ?? String(value)} → ${ErrorClass.name}, and the policy is not draining`, () => {
           const policy = connectionPolicy();
-          const err = thrownBy(() => policy.drain({ [name]: value } as never));
+          const err = thrownBy(() => policy.drain({ [name]: value }));
           expectOptionError(err, 'drain()', name, ErrorClass);
           expect(policy.draining).to.equal(false);
         });
@@ -88,7 +88,13 @@ describe('option validation kit', () => {
     }
 
     it('requests: an integer ≥ 2, with the same error shape', async () => {
-      for (const [value, ErrorClass] of [[1, RangeError], [2.5, RangeError], [NaN, RangeError], ['3', TypeError], [[3], TypeError]] as Case[]) {
+      for (const [value, ErrorClass] of [
+        [1, RangeError],
+        [2.5, RangeError],
+        [NaN, RangeError],
+        ['3', TypeError],
+        [[3], TypeError],
+      ] as Case[]) {
         const err = await rejection(probeConnections('http://127.0.0.1:9/', { requests: value as number }));
         expect(err.constructor).to.equal(ErrorClass);
         expect(err.message).to.match(/^probeConnections\(\): option "requests" must be an integer ≥ 2; got /);

@@ -75,7 +75,7 @@ switch (values.kind) {
     console.error(`unknown --kind ${values.kind}`);
     process.exit(2);
 }
-if (values.kind!.endsWith('-attached') || values.kind === 'split-policy') policy.attach(server);
+if (values.kind.endsWith('-attached') || values.kind === 'split-policy') policy.attach(server);
 server.listen(0, '127.0.0.1', () => {
   console.log(`listening on http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
 });

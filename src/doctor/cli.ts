@@ -77,7 +77,8 @@ function parse(argv: string[]): DiagnoseOptions & { json: boolean } {
     throw new UsageError(`--method must be an HTTP method; got ${values.method}`);
   }
   for (const h of values.header) {
-    if (!TOKEN.test(h.split(':')[0]!) || !h.includes(':')) throw new UsageError(`--header must look like 'Name: value'; got ${h}`);
+    if (!TOKEN.test(h.split(':')[0]!) || !h.includes(':'))
+      throw new UsageError(`--header must look like 'Name: value'; got ${h}`);
     if (/^(connection|content-length|host):/i.test(h)) {
       throw new UsageError(`--header cannot set ${h.split(':')[0]}: the doctor controls it`);
     }
@@ -111,7 +112,8 @@ async function main(): Promise<void> {
     diagnosis = await diagnose(options);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const reason = e.code === 'ECONNREFUSED' ? `nothing listens on ${options.url.host}` : (e.code ? `${e.code}: ` : '') + e.message;
+    const reason =
+      e.code === 'ECONNREFUSED' ? `nothing listens on ${options.url.host}` : (e.code ? `${e.code}: ` : '') + e.message;
     process.stderr.write(`connection-doctor: cannot diagnose ${options.url.href}: ${reason.split('\n')[0]}\n`);
     process.exit(2);
   }

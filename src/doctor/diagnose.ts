@@ -293,7 +293,7 @@ export function findingsOf(d: Omit<Diagnosis, 'findings'>): Finding[] {
   if (!p.clientCloseHonoured) {
     f.push({
       code: 'client-close-ignored',
-      message: "the server did not close the connection after a request with Connection: close",
+      message: 'the server did not close the connection after a request with Connection: close',
       recommendation: `RFC 9112 §9.6: the response to a request with Connection: close is the last one; never set Connection: keep-alive by hand (it overrides the client in Node). ${FIX_POLICY} gets it right.`,
     });
   }
@@ -315,14 +315,16 @@ export function findingsOf(d: Omit<Diagnosis, 'findings'>): Finding[] {
     if (p.advertisedTimeout === null) {
       f.push({
         code: 'no-keep-alive-hint',
-        message: 'kept-alive responses carry no Keep-Alive: timeout hint, so clients guess how long the connection lives (undici: 4 s; Node http.Agent: for ever)',
+        message:
+          'kept-alive responses carry no Keep-Alive: timeout hint, so clients guess how long the connection lives (undici: 4 s; Node http.Agent: for ever)',
         recommendation: `advertise a timeout one second below the idle close you enforce, so clients let go first (no keep-alive race). ${FIX_POLICY} does (advertise: true).`,
       });
     } else if (p.advertisedTimeout <= 2) {
       f.push({
         code: 'hint-too-short',
         message: `Keep-Alive: timeout=${p.advertisedTimeout} switches reuse off in undici/fetch (≤ 2 s) and Node's agents (≤ 1 s): the connection is kept but never reused`,
-        recommendation: 'enforce a longer idle timeout (65 s sits above common load balancers), and advertise it minus one second.',
+        recommendation:
+          'enforce a longer idle timeout (65 s sits above common load balancers), and advertise it minus one second.',
       });
     }
   }
@@ -339,14 +341,16 @@ export function findingsOf(d: Omit<Diagnosis, 'findings'>): Finding[] {
       f.push({
         code: 'idle-reset',
         message: `the server ends idle connections with a reset (after ${(closed / 1000).toFixed(1)} s), not a FIN: clients see ECONNRESET instead of a clean close, and cannot tell it from a crash`,
-        recommendation: 'close idle connections with a FIN (an orderly shutdown of the socket); a reset means data was left unread or SO_LINGER is set to 0.',
+        recommendation:
+          'close idle connections with a FIN (an orderly shutdown of the socket); a reset means data was left unread or SO_LINGER is set to 0.',
       });
     }
     if (closed !== null && closed < 60_000 && p.http11KeptAlive) {
       f.push({
         code: 'idle-timeout-short',
         message: `idle connections are closed after ${(closed / 1000).toFixed(1)} s, less than the 60 s idle timeout of common load balancers (AWS ALB, nginx upstream keepalive_timeout): behind one, expect intermittent 502s`,
-        recommendation: 'idle timeouts must grow from the client towards the server: set the server above the proxy, e.g. connectionPolicy({ idleTimeout: 65_000 }).',
+        recommendation:
+          'idle timeouts must grow from the client towards the server: set the server above the proxy, e.g. connectionPolicy({ idleTimeout: 65_000 }).',
       });
     }
   }

@@ -9,7 +9,10 @@ export function render(d: Diagnosis): string {
   const rows: Array<[string, string]> = [
     ['HTTP/1.1 keep-alive by default', yesNo(p.http11KeptAlive, 'yes', 'no: closes after each response')],
     ['Connection / Keep-Alive sent', `${p.connectionHeader ?? '(none)'} / ${p.keepAliveHeader ?? '(none)'}`],
-    ["client's Connection: close honoured", yesNo(p.clientCloseHonoured, 'yes (FIN after the response)', 'NO: connection left open')],
+    [
+      "client's Connection: close honoured",
+      yesNo(p.clientCloseHonoured, 'yes (FIN after the response)', 'NO: connection left open'),
+    ],
     ['HTTP/1.0 without keep-alive', p.http10WithoutKeepAlive === 'closed' ? 'closed (correct)' : 'KEPT OPEN'],
     ['HTTP/1.0 with keep-alive', p.http10WithKeepAlive],
     ['pipelined pair', p.pipelining],

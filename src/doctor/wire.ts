@@ -155,11 +155,7 @@ function makeResponse(statusLine: string, headers: Record<string, string[]>, bod
 }
 
 /** Parses one response from the front of `buf`, or returns undefined if incomplete. */
-function parseResponse(
-  buf: Buffer,
-  head: boolean,
-  ended: boolean,
-): { response: RawResponse; length: number } | undefined {
+function parseResponse(buf: Buffer, head: boolean, ended: boolean): { response: RawResponse; length: number } | undefined {
   const end = buf.indexOf('\r\n\r\n');
   if (end === -1) return undefined;
   const lines = buf.subarray(0, end).toString('latin1').split('\r\n');

@@ -6,7 +6,14 @@
 import { checkNumber, checkOptionsObject } from '../validate.js';
 import { probe, resolveProbeOptions, type ProbeOptions } from './probe.js';
 import { isRecorder, type ConnectionRecorder } from './recorder.js';
-import { assertRecordedReset, assertRecordedReused, assertReset, assertReused, recordedReport, type ConnectionReport } from './report.js';
+import {
+  assertRecordedReset,
+  assertRecordedReused,
+  assertReset,
+  assertReused,
+  recordedReport,
+  type ConnectionReport,
+} from './report.js';
 import type { ProbeTarget } from './target.js';
 
 export type { ProbeOptions } from './probe.js';
@@ -28,7 +35,8 @@ function recordedLimits(where: string, options: RecordedOptions | undefined, nam
   const given = checkOptionsObject(where, options, names);
   const limits: RecordedOptions = {};
   for (const name of names as Array<keyof RecordedOptions>) {
-    if (given[name] !== undefined) limits[name] = checkNumber(where, name, given[name], { integer: true, min: 1, allowed: 'an integer ≥ 1' });
+    if (given[name] !== undefined)
+      limits[name] = checkNumber(where, name, given[name], { integer: true, min: 1, allowed: 'an integer ≥ 1' });
   }
   return limits;
 }
@@ -53,9 +61,9 @@ async function judge(
   assertProbed: (report: ConnectionReport) => ConnectionReport,
 ): Promise<ConnectionReport> {
   if (isRecorder(target)) {
-    return assertRecorded(recordedReport(target.requests), recordedLimits(where, options as RecordedOptions | undefined, recordedNames));
+    return assertRecorded(recordedReport(target.requests), recordedLimits(where, options, recordedNames));
   }
-  return assertProbed(await probe(target, resolveProbeOptions(where, options as ProbeOptions | undefined)));
+  return assertProbed(await probe(target, resolveProbeOptions(where, options)));
 }
 
 /**

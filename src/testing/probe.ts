@@ -43,11 +43,23 @@ export function resolveProbeOptions(where: string, options: ProbeOptions = {}): 
   });
   const method = given(options, 'method', PROBE_DEFAULTS.method);
   if (typeof method !== 'string' || !TOKEN.test(method)) {
-    throw optionError(where, typeof method === 'string' ? 'ERR_INVALID_ARG_VALUE' : 'ERR_INVALID_ARG_TYPE', 'method', method, 'an HTTP method such as GET or POST');
+    throw optionError(
+      where,
+      typeof method === 'string' ? 'ERR_INVALID_ARG_VALUE' : 'ERR_INVALID_ARG_TYPE',
+      'method',
+      method,
+      'an HTTP method such as GET or POST',
+    );
   }
   const path = given(options, 'path', PROBE_DEFAULTS.path);
   if (typeof path !== 'string' || !path.startsWith('/')) {
-    throw optionError(where, typeof path === 'string' ? 'ERR_INVALID_ARG_VALUE' : 'ERR_INVALID_ARG_TYPE', 'path', path, "a path starting with '/'");
+    throw optionError(
+      where,
+      typeof path === 'string' ? 'ERR_INVALID_ARG_VALUE' : 'ERR_INVALID_ARG_TYPE',
+      'path',
+      path,
+      "a path starting with '/'",
+    );
   }
   const headers = given(options, 'headers', {});
   if (typeof headers !== 'object' || headers === null || Object.values(headers).some((v) => typeof v !== 'string')) {

@@ -45,7 +45,15 @@ export function formatReport(report: ConnectionReport): string {
   const columns = recorded ? RECORDED_COLUMNS : COLUMNS;
   const rows = report.requests.map((r, i) =>
     recorded
-      ? [`#${i + 1}`, r.method!, r.path!, `conn#${r.socket}`, `${r.ordinal}${r.ordinal === 1 ? ' (new)' : ''}`, r.status ? String(r.status) : '-', r.ms.toFixed(1)]
+      ? [
+          `#${i + 1}`,
+          r.method!,
+          r.path!,
+          `conn#${r.socket}`,
+          `${r.ordinal}${r.ordinal === 1 ? ' (new)' : ''}`,
+          r.status ? String(r.status) : '-',
+          r.ms.toFixed(1),
+        ]
       : [
           `#${i + 1}`,
           String(r.status),
@@ -58,7 +66,12 @@ export function formatReport(report: ConnectionReport): string {
         ],
   );
   const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: readonly string[]) => '  ' + cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    '  ' +
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   const notes = report.requests.flatMap((r, i) => (r.retried ? [`  #${i + 1}: ${r.retried}`] : []));
   if (report.disagreement) notes.push(`  client and server disagree: ${report.disagreement}`);
   return [line(columns), ...rows.map(line), ...notes].join('\n');
@@ -96,7 +109,9 @@ export function assertReset(report: ConnectionReport): ConnectionReport {
 }
 
 /** A report built from what a recorder saw: "socket" is the server-side connection. */
-export function recordedReport(requests: ReadonlyArray<{ method: string; path: string; connection: number; ordinal: number; at: number; status?: number }>): ConnectionReport {
+export function recordedReport(
+  requests: ReadonlyArray<{ method: string; path: string; connection: number; ordinal: number; at: number; status?: number }>,
+): ConnectionReport {
   const t0 = requests[0]?.at ?? 0;
   const connections = new Set(requests.map((r) => r.connection)).size;
   return {
@@ -120,12 +135,22 @@ export function recordedReport(requests: ReadonlyArray<{ method: string; path: s
  * connection among them carried more than one request (no request paid for a
  * connection of its own); with `connections`, at most that many were used.
  */
-export function assertRecordedReused(report: ConnectionReport, limits: { requests?: number | undefined; connections?: number | undefined }): ConnectionReport {
+export function assertRecordedReused(
+  report: ConnectionReport,
+  limits: { requests?: number | undefined; connections?: number | undefined },
+): ConnectionReport {
   checkRecordedCount(report, limits.requests, assertRecordedReused);
   if (report.requests.length < 2) {
-    fail(`expected at least 2 recorded requests to judge reuse, but ${plural(report.requests.length, 'request')} arrived`, report, 'reused', assertRecordedReused);
+    fail(
+      `expected at least 2 recorded requests to judge reuse, but ${plural(report.requests.length, 'request')} arrived`,
+      report,
+      'reused',
+      assertRecordedReused,
+    );
   }
-  const single = [...groupByConnection(report)].filter(([, rs]) => rs.length === 1 && rs[0]!.ordinal === 1).map(([c]) => `conn#${c}`);
+  const single = [...groupByConnection(report)]
+    .filter(([, rs]) => rs.length === 1 && rs[0]!.ordinal === 1)
+    .map(([c]) => `conn#${c}`);
   if (single.length > 0) {
     fail(
       `expected every connection to carry more than one request, but ${single.join(', ')} carried only one ` +
@@ -162,7 +187,10 @@ export function assertRecordedReset(report: ConnectionReport, limits: { requests
   );
 }
 
-function checkRecordedCount(report: ConnectionReport, expected: number | undefined, caller: Function): void {
+/** The function a failure's stack starts above (Error.captureStackTrace). */
+type StackTop = (...args: never[]) => unknown;
+
+function checkRecordedCount(report: ConnectionReport, expected: number | undefined, caller: StackTop): void {
   if (expected !== undefined && report.requests.length !== expected) {
     fail(`expected ${plural(expected, 'recorded request')}, but ${report.requests.length} arrived`, report, 'reused', caller);
   }
@@ -174,14 +202,12 @@ function groupByConnection(report: ConnectionReport): Map<number, ProbedRequest[
   return groups;
 }
 
-function fail(headline: string, report: ConnectionReport, expected: 'reused' | 'reset', caller?: Function): never {
+function fail(headline: string, report: ConnectionReport, expected: 'reused' | 'reset', caller?: StackTop): never {
   const err = new AssertionError({
     message: `${headline}\n\n${formatReport(report)}`,
     actual: report.requests.map((r) => r.socket),
     expected:
-      expected === 'reused'
-        ? report.requests.map(() => report.requests[0]!.socket)
-        : report.requests.map((_, i) => i + 1),
+      expected === 'reused' ? report.requests.map(() => report.requests[0]!.socket) : report.requests.map((_, i) => i + 1),
     operator: expected === 'reused' ? 'expectReusedConnection' : 'expectResetConnection',
   });
   Error.captureStackTrace(err, caller ?? (expected === 'reused' ? assertReused : assertReset));

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import net, { type AddressInfo } from 'node:net';
+import net from 'node:net';
 import tls from 'node:tls';
 import { supertestAgentParts } from '../node-internals.js';
 
@@ -10,11 +10,7 @@ import { supertestAgentParts } from '../node-internals.js';
  * `(req, res)` handler, or a URL string.
  */
 export type ProbeTarget =
-  | string
-  | URL
-  | net.Server
-  | ((req: http.IncomingMessage, res: http.ServerResponse) => void)
-  | SupertestAgentLike;
+  string | URL | net.Server | ((req: http.IncomingMessage, res: http.ServerResponse) => void) | SupertestAgentLike;
 
 /**
  * A supertest `TestAgent` (`request.agent(appOrServer)`). Its typings do not declare
@@ -31,7 +27,7 @@ export interface ResolvedTarget {
 }
 
 export function urlOf(server: net.Server): URL {
-  const address = server.address() as AddressInfo | string | null;
+  const address = server.address();
   if (address === null || typeof address === 'string') {
     throw new TypeError('probe target: the server listens on a pipe, not a TCP port');
   }

@@ -84,8 +84,10 @@ index-file.names = ( "index.html" )
     packages: ['python3'],
     expected: ['no-keep-alive'],
     why: 'answers in HTTP/1.0 and closes after every response without a Connection: close (an implied close): no pipelining or idle finding',
-    version: async () => `Python ${(await run(PYTHON, ['-c', 'import platform; print(platform.python_version())'])).stdout.trim()}`,
-    command: async (port) => ({ file: PYTHON, args: ['-m', 'http.server', '--bind', '127.0.0.1', '--directory', WWW, String(port)] }),
+    version: async () =>
+      `Python ${(await run(PYTHON, ['-c', 'import platform; print(platform.python_version())'])).stdout.trim()}`,
+    command: (port) =>
+      Promise.resolve({ file: PYTHON, args: ['-m', 'http.server', '--bind', '127.0.0.1', '--directory', WWW, String(port)] }),
   },
   {
     name: 'Twisted Web (static file)',
@@ -93,10 +95,11 @@ index-file.names = ( "index.html" )
     expected: ['no-keep-alive-hint'],
     why: 'no Keep-Alive hint; its HTTPFactory idle timeout (60 s) is beyond the 8 s probe',
     version: () => pyVersion('twisted'),
-    command: async (port) => ({
-      file: PYTHON,
-      args: ['-m', 'twisted', 'web', '--listen', `tcp:${port}:interface=127.0.0.1`, '--path', WWW],
-    }),
+    command: (port) =>
+      Promise.resolve({
+        file: PYTHON,
+        args: ['-m', 'twisted', 'web', '--listen', `tcp:${port}:interface=127.0.0.1`, '--path', WWW],
+      }),
   },
   {
     name: 'uvicorn (ASGI app)',
@@ -104,11 +107,12 @@ index-file.names = ( "index.html" )
     expected: ['no-keep-alive-hint', 'idle-timeout-short'],
     why: 'no Keep-Alive hint; --timeout-keep-alive defaults to 5 s',
     version: () => pyVersion('uvicorn'),
-    command: async (port) => ({
-      file: PYTHON,
-      args: ['-m', 'uvicorn', '--host', '127.0.0.1', '--port', String(port), 'asgi_app:app'],
-      cwd: FIXTURES,
-    }),
+    command: (port) =>
+      Promise.resolve({
+        file: PYTHON,
+        args: ['-m', 'uvicorn', '--host', '127.0.0.1', '--port', String(port), 'asgi_app:app'],
+        cwd: FIXTURES,
+      }),
   },
   {
     name: "hypercorn + Quart (the seed's server)",
@@ -116,11 +120,12 @@ index-file.names = ( "index.html" )
     expected: ['no-keep-alive-hint', 'nagle-delayed-ack-stall'],
     why: 'writes the head and the body in two pieces with Nagle on: ~40 ms per request on a reused connection, the LocalStack report; idle connections stay open past the 8 s probe',
     version: () => pyVersion('hypercorn', 'quart'),
-    command: async (port) => ({
-      file: PYTHON,
-      args: ['-m', 'hypercorn', '--bind', `127.0.0.1:${port}`, 'quart_app:app'],
-      cwd: FIXTURES,
-    }),
+    command: (port) =>
+      Promise.resolve({
+        file: PYTHON,
+        args: ['-m', 'hypercorn', '--bind', `127.0.0.1:${port}`, 'quart_app:app'],
+        cwd: FIXTURES,
+      }),
   },
   {
     name: 'node:http (defaults)',
@@ -128,7 +133,7 @@ index-file.names = ( "index.html" )
     expected: ['idle-timeout-short'],
     why: 'advertises Keep-Alive: timeout=5 and closes idle sockets after 5 s plus its 1 s keepAliveTimeoutBuffer: below 60 s load balancers',
     version: async () => `Node ${(await run('node', ['--version'])).stdout.trim()}`,
-    command: async (port) => ({ file: 'node', args: [path.join(FIXTURES, 'node-http.mjs'), String(port)] }),
+    command: (port) => Promise.resolve({ file: 'node', args: [path.join(FIXTURES, 'node-http.mjs'), String(port)] }),
   },
   {
     name: 'Express + connectionPolicy()',
@@ -140,7 +145,7 @@ index-file.names = ( "index.html" )
       const { version: ours } = JSON.parse(await readFile('package.json', 'utf8')) as { version: string };
       return `express ${express} + express-connection-policy ${ours}`;
     },
-    command: async (port) => ({ file: 'node', args: [path.join(FIXTURES, 'express-policy.mjs'), String(port)] }),
+    command: (port) => Promise.resolve({ file: 'node', args: [path.join(FIXTURES, 'express-policy.mjs'), String(port)] }),
   },
 ];
 
@@ -183,6 +188,6 @@ export async function startCorpusServer(server: CorpusServer): Promise<RunningSe
   } catch (err) {
     const output = await readFile(log, 'utf8').catch(() => '');
     await stop();
-    throw new Error(`${(err as Error).message}\n${output.slice(-2000)}`);
+    throw new Error(`${(err as Error).message}\n${output.slice(-2000)}`, { cause: err });
   }
 }

@@ -62,7 +62,9 @@ ${options.upstreams.map((p, i) => `  server s${i + 1} 127.0.0.1:${p}${check ? ' 
 `;
   await writeFile(path.join(dir, 'haproxy.cfg'), conf);
   let output = '';
-  const child: ChildProcess = spawn('haproxy', ['-db', '-f', path.join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn('haproxy', ['-db', '-f', path.join(dir, 'haproxy.cfg')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
   await waitForListening(port, child, () => `haproxy: ${output}`);
@@ -71,7 +73,7 @@ ${options.upstreams.map((p, i) => `  server s${i + 1} 127.0.0.1:${p}${check ? ' 
     new Promise<string>((resolve, reject) => {
       let out = '';
       const s = net.connect(socketPath);
-      s.on('data', (d) => (out += d));
+      s.on('data', (d: Buffer) => (out += d.toString()));
       s.once('error', reject);
       s.once('close', () => resolve(out));
       s.end(`${command}\n`);

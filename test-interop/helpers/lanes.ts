@@ -22,18 +22,25 @@ export function nodeLane(url: string, agentOptions: http.AgentOptions = {}, meth
   return {
     send: () =>
       new Promise((resolve, reject) => {
-        const req = http.request(url, { method, agent, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
-          res.resume();
-          res.on('end', () => {
-            seen(res.headers['x-connection-id'] as string | undefined);
-            resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket });
-          });
-          res.on('error', reject);
-        });
+        const req = http.request(
+          url,
+          { method, agent, headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+          (res) => {
+            res.resume();
+            res.on('end', () => {
+              seen(res.headers['x-connection-id'] as string | undefined);
+              resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket });
+            });
+            res.on('error', reject);
+          },
+        );
         req.on('error', reject);
         req.end(method === 'GET' ? undefined : BODY);
       }),
-    close: async () => agent.destroy(),
+    close: () => {
+      agent.destroy();
+      return Promise.resolve();
+    },
   };
 }
 

@@ -26,8 +26,8 @@ export function runTs(relativePath: string, args: string[] = [], env: NodeJS.Pro
     output += d.toString();
     for (const l of listeners) l();
   };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
   // 'close', not 'exit': only then has all of the child's output been read.
   const exit = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   return {

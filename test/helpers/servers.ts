@@ -122,19 +122,21 @@ export function useTestServer() {
     await current?.close();
     current = undefined;
   });
+  // Arrow functions: tests pass `fx.connect` around on its own.
+  const connect = async (): Promise<RawClient> => {
+    const c = await RawClient.connect(current!.port);
+    clients.push(c);
+    return c;
+  };
   return {
-    async start(...args: Parameters<typeof startServer>): Promise<TestServer> {
+    start: async (...args: Parameters<typeof startServer>): Promise<TestServer> => {
       current = await startServer(...args);
       return current;
     },
-    async connect(): Promise<RawClient> {
-      const c = await RawClient.connect(current!.port);
-      clients.push(c);
-      return c;
-    },
+    connect,
     /** Connects and writes `payload`. */
-    async send(payload: string): Promise<RawClient> {
-      const c = await this.connect();
+    send: async (payload: string): Promise<RawClient> => {
+      const c = await connect();
       c.write(payload);
       return c;
     },
