@@ -277,6 +277,23 @@ describe('connection-doctor', function () {
     ).to.deep.equal([`connection-doctor: cannot diagnose ${url}: nothing listens on ${new URL(url).host}`]);
   });
 
+  it('runs in-process too: importing it runs nothing, and main() resolves with the exit status instead of exiting', async () => {
+    const { main } = await import('../src/doctor/main.js');
+    const url = await serve(policyApp());
+    const run = async (args: string[]) => {
+      let stdout = '';
+      let stderr = '';
+      const code = await main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+      return { code, stdout, stderr };
+    };
+    expect(await run(['--help'])).to.include({ code: 0 });
+    expect(await run(['ftp://x/'])).to.deep.include({ code: 2, stdout: '' });
+    const healthy = await run([url, '--json', '--requests', '3']);
+    expect(healthy.code).to.equal(0);
+    expect(codes(healthy.stdout)).to.deep.equal([]);
+    expect(healthy.stderr).to.match(/… latency/);
+  });
+
   it('exits 2 on bad usage, with a one-line reason', async () => {
     for (const args of [
       [],
