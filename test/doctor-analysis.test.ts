@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { findingsOf, impliesClose, parseKeepAlive, stallSignature, type Diagnosis } from '../src/doctor/diagnose.js';
+import { findingsOf, impliesClose, parseKeepAlive, stallSignature } from '../src/doctor/analysis.js';
+import type { Diagnosis } from '../src/doctor/diagnose.js';
 
 // The doctor's pure analysis, without sockets (test/doctor.test.ts runs it against servers).
 const HEALTHY: Omit<Diagnosis, 'findings'> = {
