@@ -29,13 +29,18 @@ type Patch = {
   idle?: Diagnosis['idle'];
   latency?: Partial<Diagnosis['latency']>;
 };
-const codes = (patch: Patch) =>
-  findingsOf({
-    ...HEALTHY,
+/** HEALTHY with `patch` applied; `idle: undefined` in the patch removes the idle probe (no --idle). */
+function build(patch: Patch): Omit<Diagnosis, 'findings'> {
+  const { idle: healthyIdle, ...rest } = HEALTHY;
+  const idle = 'idle' in patch ? patch.idle : healthyIdle;
+  return {
+    ...rest,
     persistence: { ...HEALTHY.persistence, ...patch.persistence },
-    ...(patch.idle !== undefined ? { idle: patch.idle } : {}),
+    ...(idle !== undefined ? { idle } : {}),
     latency: { ...HEALTHY.latency, ...patch.latency },
-  }).map((f) => f.code);
+  };
+}
+const codes = (patch: Patch) => findingsOf(build(patch)).map((f) => f.code);
 
 describe("the doctor's analysis (pure)", () => {
   describe('parseKeepAlive', () => {
@@ -72,6 +77,12 @@ describe("the doctor's analysis (pure)", () => {
       expect(impliesClose(response('HTTP/1.1 200 OK', 'Upgrade, CLOSE'))).to.equal(true);
       expect(impliesClose(response('HTTP/1.1 200 OK', 'closed'))).to.equal(false);
     });
+    it('only a status line that starts with HTTP/1.0, and only the keep-alive token itself, count', () => {
+      expect(impliesClose(response('HTTP/1.1 200 HTTP/1.0 compatible'))).to.equal(false);
+      expect(impliesClose(response('HTTP/1.0 200 OK', 'not-keep-alive'))).to.equal(true);
+      expect(impliesClose(response('HTTP/1.0 200 OK', 'keep-alives'))).to.equal(true);
+      expect(impliesClose(response('HTTP/1.0 200 OK', 'upgrade, Keep-Alive'))).to.equal(false);
+    });
     it('an HTTP/1.0 response without keep-alive is an implied close; with it, not', () => {
       expect(impliesClose(response('HTTP/1.0 200 OK'))).to.equal(true);
       expect(impliesClose(response('HTTP/1.0 200 OK', 'Keep-Alive'))).to.equal(false);
@@ -86,6 +97,28 @@ describe("the doctor's analysis (pure)", () => {
     });
     it('a near-constant ~200 ms excess is the classic delayed ACK', () => {
       expect(stallSignature(around(201), around(1))).to.equal('delayed-ack-200ms');
+    });
+    it('measures the excess over the fresh baseline, not the reused latency alone', () => {
+      // 142 ms against 100 ms fresh: a 42 ms excess, the 40 ms signature (not 242 ms, nor 142).
+      expect(stallSignature(around(142), around(100))).to.equal('delayed-ack-40ms');
+    });
+    it('holds at its bounds: an excess from 25 to 60 ms (spread under 15), from 150 to 260 ms (spread under 60)', () => {
+      const flat = (v: number) => Array.from({ length: 20 }, () => v);
+      const spread = (base: number, width: number) => Array.from({ length: 21 }, (_, i) => base + (i * width) / 20);
+      expect(stallSignature(flat(26), flat(1))).to.equal('delayed-ack-40ms');
+      expect(stallSignature(flat(61), flat(1))).to.equal('delayed-ack-40ms');
+      expect(stallSignature(flat(25.9), flat(1))).to.equal('none');
+      expect(stallSignature(flat(61.1), flat(1))).to.equal('none');
+      expect(stallSignature(flat(151), flat(1))).to.equal('delayed-ack-200ms');
+      expect(stallSignature(flat(261), flat(1))).to.equal('delayed-ack-200ms');
+      expect(stallSignature(flat(150.9), flat(1))).to.equal('none');
+      expect(stallSignature(flat(261.1), flat(1))).to.equal('none');
+      expect(stallSignature(flat(400), flat(1))).to.equal('none');
+      // p90 − p10 of 0..W over 21 samples is 0.8 W: W = 18.75 gives exactly 15.
+      expect(stallSignature(spread(35, 18.7), flat(1))).to.equal('delayed-ack-40ms');
+      expect(stallSignature(spread(35, 18.75), flat(1))).to.equal('none');
+      expect(stallSignature(spread(180, 74.9), flat(1))).to.equal('delayed-ack-200ms');
+      expect(stallSignature(spread(180, 75), flat(1))).to.equal('none');
     });
     it('no excess, or an excess that wanders, is not the signature', () => {
       expect(stallSignature(around(1), around(1))).to.equal('none');
@@ -147,9 +180,106 @@ describe("the doctor's analysis (pure)", () => {
         ['reused-slower'],
       ],
     ];
+    cases.push(
+      ['no idle probe (no --idle)', { idle: undefined }, []],
+      ['an idle close not seen within the bound, under a hint', { idle: { closedAfterMs: null, maxIdleMs: 8_000 } }, []],
+      [
+        'an idle close at exactly 60 s is not short',
+        { persistence: { advertisedTimeout: 58 }, idle: { closedAfterMs: 60_000, maxIdleMs: 75_000, closedWith: 'fin' } },
+        [],
+      ],
+      [
+        'an idle close just under 60 s is',
+        { persistence: { advertisedTimeout: 58 }, idle: { closedAfterMs: 59_999, maxIdleMs: 75_000, closedWith: 'fin' } },
+        ['idle-timeout-short'],
+      ],
+      [
+        'a hint one second below the close is safe',
+        { persistence: { advertisedTimeout: 64 }, idle: { closedAfterMs: 64_001, maxIdleMs: 75_000, closedWith: 'fin' } },
+        [],
+      ],
+      [
+        'no reused-slower verdict on a server that does not keep connections',
+        {
+          persistence: { http11KeptAlive: false, connectionHeader: 'close', keepAliveHeader: null, advertisedTimeout: null },
+          latency: { reused: { p50: 9, p90: 10, p99: 11, samples: 50 } },
+        },
+        ['no-keep-alive'],
+      ],
+      [
+        'reused 1.2× fresh is not slower (ratio bound)',
+        {
+          latency: { reused: { p50: 24, p90: 25, p99: 26, samples: 50 }, fresh: { p50: 20, p90: 21, p99: 22, samples: 50 } },
+        },
+        [],
+      ],
+      [
+        'reused 23 ms against 20 ms fresh is not slower',
+        {
+          latency: { reused: { p50: 23, p90: 25, p99: 26, samples: 50 }, fresh: { p50: 20, p90: 21, p99: 22, samples: 50 } },
+        },
+        [],
+      ],
+      [
+        'reused 2 ms above fresh is not slower (difference bound)',
+        { latency: { reused: { p50: 3, p90: 4, p99: 5, samples: 50 }, fresh: { p50: 1, p90: 1, p99: 2, samples: 50 } } },
+        [],
+      ],
+      [
+        'reused 0.5 ms above fresh is not slower',
+        { latency: { reused: { p50: 1.5, p90: 2, p99: 3, samples: 50 }, fresh: { p50: 1, p90: 1, p99: 2, samples: 50 } } },
+        [],
+      ],
+    );
     for (const [label, patch, expected] of cases) {
       it(`${label} → ${expected.join(', ') || 'nothing'}`, () => expect(codes(patch)).to.deep.equal(expected));
     }
+    it('says what it measured, in seconds and milliseconds, in each message', () => {
+      const message = (patch: Patch, code: string) => {
+        const found = findingsOf(build(patch)).find((f) => f.code === code);
+        expect(found, code).to.not.equal(undefined);
+        return `${found!.message}\n${found!.recommendation}`;
+      };
+      const closeEach = { http11KeptAlive: false, keepAliveHeader: null, advertisedTimeout: null };
+      expect(message({ persistence: { ...closeEach, connectionHeader: 'close' } }, 'no-keep-alive')).to.match(
+        /^the server closes HTTP\/1\.1 connections after each response \(Connection: close\); every request/,
+      );
+      expect(message({ persistence: { ...closeEach, connectionHeader: null } }, 'no-keep-alive')).to.match(
+        /^the server closes HTTP\/1\.1 connections after each response; every request pays/,
+      );
+      expect(message({ persistence: { clientCloseHonoured: false } }, 'client-close-ignored')).to.match(/RFC 9112 §9\.6/);
+      expect(message({ persistence: { http10WithoutKeepAlive: 'kept open' } }, 'http10-kept-open')).to.match(
+        /HTTP\/1\.0 request without Connection: keep-alive[\s\S]*persist only when the client asks/,
+      );
+      expect(message({ persistence: { pipelining: 'not answered' } }, 'pipelining-broken')).to.match(
+        /in order \(RFC 9112 §9\.3\.2\)/,
+      );
+      expect(message({ persistence: { keepAliveHeader: null, advertisedTimeout: null } }, 'no-keep-alive-hint')).to.match(
+        /no Keep-Alive: timeout hint[\s\S]*advertise: true/,
+      );
+      expect(message({ persistence: { advertisedTimeout: 2 } }, 'hint-too-short')).to.match(
+        /^Keep-Alive: timeout=2 switches reuse off[\s\S]*65 s/,
+      );
+      expect(message({ idle: { closedAfterMs: 5_000, maxIdleMs: 75_000, closedWith: 'fin' } }, 'hint-not-below-close')).to.match(
+        /advertises timeout=64 s but closes idle connections after 5\.0 s[\s\S]*floor\(idleTimeout \/ 1000\) − 1/,
+      );
+      expect(message({ idle: { closedAfterMs: 4_500, maxIdleMs: 75_000, closedWith: 'reset' } }, 'idle-reset')).to.match(
+        /with a reset \(after 4\.5 s\), not a FIN[\s\S]*with a FIN/,
+      );
+      expect(message({ idle: { closedAfterMs: 4_500, maxIdleMs: 75_000, closedWith: 'fin' } }, 'idle-timeout-short')).to.match(
+        /closed after 4\.5 s, less than the 60 s[\s\S]*idleTimeout: 65_000/,
+      );
+      const stall = (kind: Diagnosis['latency']['stall'], p50: number) =>
+        message({ latency: { stall: kind, reused: { p50, p90: p50, p99: p50, samples: 50 } } }, 'nagle-delayed-ack-stall');
+      expect(stall('delayed-ack-40ms', 42)).to.match(
+        /near-constant ~40 ms \(Linux delayed ACK\): p50 42\.0 ms reused against 1\.3 ms fresh/,
+      );
+      expect(stall('delayed-ack-200ms', 201)).to.match(/near-constant ~200 ms \(delayed ACK\): p50 201\.0 ms/);
+      expect(stall('delayed-ack-40ms', 42)).to.match(/TCP_NODELAY[\s\S]*noDelay: true/);
+      expect(message({ latency: { reused: { p50: 9, p90: 20, p99: 30, samples: 50 } } }, 'reused-slower')).to.match(
+        /\(p50 9\.0 ms against 1\.3 ms\), without the delayed-ACK signature[\s\S]*per-connection state/,
+      );
+    });
     it('every finding says what to do', () => {
       for (const f of findingsOf({
         ...HEALTHY,

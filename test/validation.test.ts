@@ -61,6 +61,10 @@ describe('option validation kit', () => {
           const policy = connectionPolicy();
           const err = thrownBy(() => policy.drain({ [name]: value }));
           expectOptionError(err, 'drain()', name, ErrorClass);
+          // What is allowed, exactly: Infinity is named only where it is allowed.
+          expect(err.message).to.include(
+            `an integer number of milliseconds from 0 to ${MAX_TIMER_MS}${infinity ? ', or Infinity' : ';'}`,
+          );
           expect(policy.draining).to.equal(false);
         });
       }
@@ -100,6 +104,28 @@ describe('option validation kit', () => {
         expect(err.message).to.match(/^probeConnections\(\): option "requests" must be an integer ≥ 2; got /);
       }
     });
+  });
+});
+
+describe('connectionPolicy(): the error code says whether the type or the value is wrong', () => {
+  const cases: Array<[option: string, value: unknown, code: string]> = [
+    ['policy', 'sometimes', 'ERR_INVALID_ARG_VALUE'],
+    ['policy', 5, 'ERR_INVALID_ARG_TYPE'],
+    ['policy', null, 'ERR_INVALID_ARG_TYPE'],
+    ['exposeConnectionId', 'not a header', 'ERR_INVALID_ARG_VALUE'],
+    ['exposeConnectionId', 5, 'ERR_INVALID_ARG_TYPE'],
+  ];
+  for (const [option, value, code] of cases) {
+    it(`${option}: ${JSON.stringify(value)} → ${code}`, () => {
+      const err = thrownBy(() => connectionPolicy({ [option]: value }));
+      expect(err.code).to.equal(code);
+      expect(err).to.be.instanceOf(TypeError);
+      expect(err.message).to.match(new RegExp(`^connectionPolicy\\(\\): option "${option}" must be `));
+    });
+  }
+  it('a policy function and a header name are accepted', () => {
+    expect(() => connectionPolicy({ policy: () => 'close' })).to.not.throw();
+    expect(() => connectionPolicy({ exposeConnectionId: 'X-Conn' })).to.not.throw();
   });
 });
 
