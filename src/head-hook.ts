@@ -59,7 +59,9 @@ function mentionsConnection(headers: NonNullable<HeaderList>): boolean {
     for (let i = 0; i < headers.length; i += 2) if (isConnectionField(headers[i])) return true;
     return false;
   }
-  return Object.keys(headers).some(isConnectionField);
+  // for…in, not Object.keys(): no array per response (ReadonlyArray is not narrowed by isArray).
+  for (const name in headers as OutgoingHttpHeaders) if (isConnectionField(name)) return true;
+  return false;
 }
 
 /** The three shapes `writeHead` takes: an object, `[[name, value], …]`, `[name, value, …]`. */

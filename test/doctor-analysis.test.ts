@@ -251,6 +251,12 @@ describe("the doctor's analysis (pure)", () => {
       expect(message({ persistence: { http10WithoutKeepAlive: 'kept open' } }, 'http10-kept-open')).to.match(
         /HTTP\/1\.0 request without Connection: keep-alive[\s\S]*persist only when the client asks/,
       );
+      expect(message({ persistence: { ...closeEach, connectionHeader: null } }, 'no-keep-alive')).to.match(
+        /persistence is the HTTP\/1\.1 default \(RFC 9112 §9\.3\)[\s\S]*app\.use\(connectionPolicy\(\)\) from express-connection-policy keeps/,
+      );
+      expect(message({ persistence: { pipelining: 'not answered' } }, 'pipelining-broken')).to.match(
+        /^two pipelined requests on one connection/,
+      );
       expect(message({ persistence: { pipelining: 'not answered' } }, 'pipelining-broken')).to.match(
         /in order \(RFC 9112 §9\.3\.2\)/,
       );
