@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { RawClient, get } from './helpers/raw.js';
+import { eventually } from './helpers/wait.js';
 import { FLAVORS, routes, useTestServer, type TestServer } from './helpers/servers.js';
 
 // `idleTimeout`: enforced per socket by the middleware itself. Bounds are generous
@@ -19,7 +20,7 @@ for (const flavor of FLAVORS) {
       const closed = await client.closed(IDLE * 3);
       expect(closed.kind).to.equal('fin');
       expect(closed.afterMs).to.be.within(IDLE * 0.8, IDLE * 2);
-      await waitFor(() => ts.policy.stats().open === 0);
+      await eventually(() => ts.policy.stats().open === 0, 'the connection released');
       expect(ts.policy.stats().closed.idleTimeout).to.equal(1);
     });
 
@@ -92,11 +93,3 @@ describe('idleTimeout with attach()', () => {
     expect(ts.server.keepAliveTimeout).to.equal(64_000);
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

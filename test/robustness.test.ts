@@ -29,12 +29,11 @@ const handler: Handler = (req, res) => {
   res.end('ok');
 };
 
-async function settled(ts: TestServer): Promise<void> {
-  const deadline = Date.now() + 3000;
-  while (ts.policy.stats().open !== 0) {
-    if (Date.now() > deadline) throw new Error(`still open: ${JSON.stringify(ts.policy.stats())}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+function settled(ts: TestServer): Promise<void> {
+  return eventually(
+    () => ts.policy.stats().open === 0,
+    () => `nothing open; still ${JSON.stringify(ts.policy.stats())}`,
+  );
 }
 
 for (const flavor of FLAVORS) {

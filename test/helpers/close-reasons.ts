@@ -1,17 +1,16 @@
 import { expect } from 'chai';
 import { get } from './raw.js';
+import { eventually } from './wait.js';
 import type { TestServer, useTestServer } from './servers.js';
 import type { ConnectionStats } from '../../src/index.js';
 
-/** Polls `stats()` until `check` holds (3 s at most). */
+/** Polls `stats()` until `check` holds (3 s at most), and returns them. */
 export async function until(ts: TestServer, check: (s: ConnectionStats) => boolean): Promise<ConnectionStats> {
-  const deadline = Date.now() + 3000;
-  for (;;) {
-    const s = ts.policy.stats();
-    if (check(s)) return s;
-    if (Date.now() > deadline) throw new Error(`stats never matched: ${JSON.stringify(s)}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await eventually(
+    () => check(ts.policy.stats()),
+    () => `stats to match; last ${JSON.stringify(ts.policy.stats())}`,
+  );
+  return ts.policy.stats();
 }
 
 /**

@@ -2,11 +2,16 @@
 import { once } from 'node:events';
 import type http from 'node:http';
 
-/** Resolves once `condition()` holds (checked every 5 ms); fails after `timeoutMs`, naming `what`. */
-export async function eventually(condition: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
+/**
+ * Resolves once `condition()` holds (checked every 5 ms); fails after `timeoutMs`,
+ * naming `what` (a function is called at the failure, to show the state then).
+ */
+export async function eventually(condition: () => boolean, what: string | (() => string), timeoutMs = 3000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`never happened within ${timeoutMs} ms: ${what}`);
+    if (Date.now() > deadline) {
+      throw new Error(`never happened within ${timeoutMs} ms: ${typeof what === 'function' ? what() : what}`);
+    }
     await new Promise((r) => setTimeout(r, 5));
   }
 }
