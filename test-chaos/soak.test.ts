@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { impliesClose } from '../src/doctor/analysis.js';
 import { RawClient, get, request } from '../test/helpers/raw.js';
 import { startServer, type TestServer } from '../test/helpers/servers.js';
 import { eventually } from '../test/helpers/wait.js';
@@ -101,7 +102,7 @@ describe(`chaos soak (${SECONDS} s)`, function () {
           const body = post ? 'x'.repeat(Math.floor(Math.random() * 5000)) : '';
           c.write(post ? request('POST', '/', 'HTTP/1.1', ['Host: x', `Content-Length: ${body.length}`]) + body : get('/'));
           const res = await c.response();
-          if (/close/i.test(res.header('connection') ?? '')) {
+          if (impliesClose(res)) {
             c.destroy();
             c = undefined;
           }

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { startServerProcess, type ServerProcess } from '../bench/lib/server-process.js';
 import { startHaproxy, type Haproxy } from './helpers/haproxy.js';
 import { nodeLane } from './helpers/lanes.js';
-import { freePort } from './helpers/nginx.js';
+import { freePort } from './helpers/process.js';
 
 // Zero-downtime rollouts behind a health-checking load balancer (SPEC §1: drain({
 // delay, idleGrace, timeout }), policy.readiness()). Two instances of the echo

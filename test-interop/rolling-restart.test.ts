@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { startServerProcess, type ServerProcess } from '../bench/lib/server-process.js';
 import { nodeLane } from './helpers/lanes.js';
-import { freePort, startNginx, type Nginx } from './helpers/nginx.js';
+import { startNginx, type Nginx } from './helpers/nginx.js';
+import { freePort } from './helpers/process.js';
 
 // Two instances behind nginx under continuous keep-alive load, drained and
 // restarted one at a time (SIGTERM → drain({ idleGrace: 1000 }) → exit, then a new

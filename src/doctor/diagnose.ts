@@ -217,7 +217,7 @@ export class Prober {
         }
         // The first two requests of a connection escape delayed ACK (Linux quick-ACK).
         if (i >= 2) reused.push(performance.now() - t0);
-        if (/close/i.test(response.header('connection') ?? '') || (await client.closed(0)).kind !== 'open') {
+        if (impliesClose(response) || (await client.closed(0)).kind !== 'open') {
           client.destroy();
           client = await this.connect();
         }

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, waitForListening } from './nginx.js';
+import { freePort, stopChild, waitForListening } from './process.js';
 
 const run = promisify(execFile);
 const FIXTURES = path.resolve('test-interop/fixtures/corpus');
@@ -172,12 +172,7 @@ export async function startCorpusServer(server: CorpusServer): Promise<RunningSe
     );
   });
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }
+    await stopChild(child);
     out.end();
     await rm(dir, { recursive: true, force: true });
   };

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort, waitForListening } from './nginx.js';
+import { freePort, stopChild, waitForListening } from './process.js';
 
 export interface HaproxyOptions {
   upstreams: number[];
@@ -109,11 +109,7 @@ ${options.upstreams.map((p, i) => `  server s${i + 1} 127.0.0.1:${p}${check ? ' 
       }
     },
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await stopChild(child);
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -2,46 +2,9 @@
 // temp and log paths in a fresh directory, a free loopback port, stopped by pid.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-
-/** A port nothing listens on right now (the kernel's pick, released at once). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/**
- * Resolves once something accepts connections on `port`; rejects when `child`
- * exits first or after 10 s, with `describe()` saying what to look at.
- */
-export function waitForListening(port: number, child: ChildProcess, describe: () => string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const deadline = Date.now() + 10_000;
-    const onExit = (code: number | null) => reject(new Error(`exited with ${code}: ${describe()}`));
-    child.once('exit', onExit);
-    const poll = () => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        child.off('exit', onExit);
-        resolve();
-      });
-      s.once('error', () => {
-        if (Date.now() > deadline) reject(new Error(`did not listen within 10 s: ${describe()}`));
-        else setTimeout(poll, 50);
-      });
-    };
-    poll();
-  });
-}
+import { freePort, stopChild, waitForListening } from './process.js';
 
 export interface Nginx {
   url: string;
@@ -101,12 +64,7 @@ ${(options.location ?? []).map((l) => `      ${l}`).join('\n')}
     dir,
     errorLog: () => readFile(path.join(dir, 'error.log'), 'utf8'),
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-        if (child.exitCode === null) child.kill('SIGKILL');
-      }
+      await stopChild(child);
       await rm(dir, { recursive: true, force: true });
     },
   };
