@@ -2,20 +2,30 @@ import { hasToken, type HeaderValue } from './headers.js';
 import type { PolicyAnswer } from './options.js';
 import type { CloseReason } from './stats.js';
 
-/** Everything one keep/close decision depends on, as plain values. */
-export interface DecisionInput {
+/**
+ * Every keep/close rule of the README's "What it decides, per response", and
+ * nothing else: pure functions of plain values, one for each moment a request
+ * passes through. The glue (admission.ts, head-time.ts, and an HTTP/2 session's
+ * streams alike) reads sockets and headers into these inputs and applies the
+ * answer; it holds no rule of its own.
+ */
+
+/** What is known of a request when it arrives, before any handler has run. */
+export interface ArrivalInput {
   /** The request's `Connection` header (Node joins repeated headers with ", "). */
   requestConnection: HeaderValue;
   /** `HTTP/1.0` request. */
   http10: boolean;
-  /** The `Connection` header the handler set on the response, if any. */
-  responseConnection: HeaderValue;
-  /** The response can be delimited without closing (Content-Length, or no body). */
-  delimited: boolean;
   /** `drain()` has been called. */
   draining: boolean;
-  /** The policy's answer for this request; only asked when rules 1–3 leave it open. */
-  askPolicy: () => { answer: PolicyAnswer; from: string };
+  /**
+   * The policy's answer, where it is known: a fixed policy's, or a policy
+   * function's once asked. `undefined`: a function not asked yet (it is asked
+   * lazily, at head time, only where rules 1–3 and the drain leave it open).
+   */
+  policyAnswer: PolicyAnswer | undefined;
+  /** Who gave `policyAnswer`, for the reason text ("policy 'close'", "policy function"). */
+  policySource: string;
   /** Ordinal of the request on its connection, and the limit. */
   requests: number;
   maxRequests: number;
@@ -24,17 +34,27 @@ export interface DecisionInput {
   ageLimit: number;
 }
 
-export interface Decision {
-  keepAlive: boolean;
-  /** Human-readable, for the debug log. */
-  reason: string;
-  /** The stats bucket a close is counted in. */
-  closedBy?: CloseReason;
+/** What is known when the response head is about to be written. */
+export interface HeadInput extends ArrivalInput {
+  /** The `Connection` header the handler set on the response, if any. */
+  responseConnection: HeaderValue;
+  /** The response can be delimited without closing (Content-Length, or no body). */
+  delimited: boolean;
+  /** The request reached the middleware (rule 6: a response written before it is Node's). */
+  reachedMiddleware: boolean;
 }
 
-function close(closedBy: CloseReason, reason: string): Decision {
-  return { keepAlive: false, closedBy, reason };
-}
+/** A decision is either keep-alive, or close with the stats bucket the close is counted in. */
+export type Decision =
+  | { readonly keepAlive: true; readonly reason: string }
+  | { readonly keepAlive: false; readonly closedBy: CloseReason; readonly reason: string };
+
+/** Rule 6: the response is not the policy's; Node writes its head as it would. */
+export const LEFT_TO_NODE = Object.freeze({ leftToNode: true as const, reason: 'written before the middleware ran' });
+/** A policy function must be asked (`policyAnswer`), then the same moment decided again. */
+export const ASK_POLICY = Object.freeze({ askPolicy: true as const });
+
+export type HeadVerdict = Decision | typeof LEFT_TO_NODE | typeof ASK_POLICY;
 
 const KEEP: Decision = Object.freeze({ keepAlive: true, reason: 'persistent by default (RFC 9112 §9.3)' });
 const KEEP_HTTP10: Decision = Object.freeze({
@@ -42,10 +62,35 @@ const KEEP_HTTP10: Decision = Object.freeze({
   reason: 'HTTP/1.0 request asked for keep-alive (RFC 9112 §9.3, Appendix C.2.2)',
 });
 
+function close(closedBy: CloseReason, reason: string): Decision {
+  return { keepAlive: false, closedBy, reason };
+}
+
 /**
- * The README's "What it decides, per response", rules 1–4, in order. Pure: the caller applies it.
+ * At arrival: the decision the head will carry unless something only known at
+ * head time changes it (a handler's `Connection`, an undelimited HTTP/1.0 body, a
+ * drain or the age limit reached meanwhile). A keep-alive answer here lets the
+ * glue have Node write the head itself; `ASK_POLICY` means "a function decides,
+ * at head time".
  */
-export function decide(input: DecisionInput): Decision {
+export function decideAtArrival(input: ArrivalInput): Decision | typeof ASK_POLICY {
+  return rules(input, undefined, true);
+}
+
+/**
+ * At head time: the decision the head carries (README rules 1–4 and 6, in order).
+ * Once the policy's answer is given it never asks.
+ */
+export function decideAtHead(input: HeadInput & { policyAnswer: PolicyAnswer }): Decision | typeof LEFT_TO_NODE;
+export function decideAtHead(input: HeadInput): HeadVerdict;
+export function decideAtHead(input: HeadInput): HeadVerdict {
+  // Rule 6 — a response written before the middleware ran is Node's, except in a
+  // drain, when every response closes.
+  if (!input.reachedMiddleware && !input.draining) return LEFT_TO_NODE;
+  return rules(input, input.responseConnection, input.delimited);
+}
+
+function rules(input: ArrivalInput, responseConnection: HeaderValue, delimited: boolean): Decision | typeof ASK_POLICY {
   // Rule 1 — RFC 9112 §9.6: a client's "close" means this is the last response,
   // whatever the handler wanted.
   if (hasToken(input.requestConnection, 'close')) {
@@ -53,7 +98,7 @@ export function decide(input: DecisionInput): Decision {
   }
   // Rule 2 — the handler's own close stands (its keep-alive only counts where the
   // other rules allow persistence, which is what falling through means).
-  if (hasToken(input.responseConnection, 'close')) {
+  if (hasToken(responseConnection, 'close')) {
     return close('policy', 'handler set Connection: close');
   }
   // Rule 3 — RFC 9112 §9.3: HTTP/1.0 persists only when the client asked for it.
@@ -63,14 +108,14 @@ export function decide(input: DecisionInput): Decision {
     }
     // HTTP/1.0 has no chunked coding: a body of unknown length ends only when the
     // connection does (RFC 9112 §6.3, item 8).
-    if (!input.delimited) {
+    if (!delimited) {
       return close('policy', 'HTTP/1.0 response without Content-Length can only end by closing (RFC 9112 §6.3)');
     }
   }
   // Rule 4 — the server's own reasons.
   if (input.draining) return close('drain', 'draining');
-  const { answer, from } = input.askPolicy();
-  if (answer === 'close') return close('policy', `${from} answered 'close'`);
+  if (input.policyAnswer === undefined) return ASK_POLICY;
+  if (input.policyAnswer === 'close') return close('policy', `${input.policySource} answered 'close'`);
   if (input.requests >= input.maxRequests) {
     return close('maxRequests', `maxRequests reached (${input.requests}/${input.maxRequests})`);
   }
@@ -78,4 +123,35 @@ export function decide(input: DecisionInput): Decision {
     return close('maxAge', `maxAge reached (open ${Math.round(input.age)} ms, limit ${Math.round(input.ageLimit)} ms)`);
   }
   return input.http10 ? KEEP_HTTP10 : KEEP;
+}
+
+/** What happens to a request when it arrives (rule 7, and a connection a drain has ended). */
+export type Admission =
+  { readonly handle: true } | { readonly handle: false; readonly destroy: boolean; readonly reason: string };
+
+const HANDLE: Admission = Object.freeze({ handle: true });
+const ON_ENDED = Object.freeze({
+  handle: false as const,
+  destroy: true,
+  reason: 'request on an ended connection refused before any handler',
+});
+const BEHIND_CLOSE = Object.freeze({
+  handle: false as const,
+  destroy: false,
+  reason: 'pipelined request after a closing response: not handled',
+});
+
+/**
+ * Whether a request's handler may run:
+ * - on a connection the server already ended (a drain), no answer is possible:
+ *   refuse it before any handler, which a client may safely retry;
+ * - rule 7: a pipelined request behind a response that closes the connection
+ *   will never be answered (Node writes nothing after that response), so its
+ *   handler must not run either; the client retries it on a new connection
+ *   (RFC 9112 §9.3.2).
+ */
+export function admission(connectionEnded: boolean, closeDecided: boolean): Admission {
+  if (connectionEnded) return ON_ENDED;
+  if (closeDecided) return BEHIND_CLOSE;
+  return HANDLE;
 }

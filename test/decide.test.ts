@@ -1,26 +1,42 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { decide, type DecisionInput } from '../src/decide.js';
+import {
+  admission,
+  ASK_POLICY,
+  decideAtArrival,
+  decideAtHead,
+  LEFT_TO_NODE,
+  type ArrivalInput,
+  type Decision,
+  type HeadInput,
+} from '../src/decide.js';
 import { hasToken } from '../src/headers.js';
 
 // The pure decision, without sockets: every rule of the README's "What it decides,
 // per response", and the order between them (the wire tests check the same rules
 // through real servers).
-const BASE: DecisionInput = {
+const ARRIVAL: ArrivalInput = {
   requestConnection: undefined,
   http10: false,
-  responseConnection: undefined,
-  delimited: true,
   draining: false,
-  askPolicy: () => ({ answer: 'keep-alive', from: "policy 'keep-alive'" }),
+  policyAnswer: 'keep-alive',
+  policySource: "policy 'keep-alive'",
   requests: 1,
   maxRequests: Infinity,
   age: 0,
   ageLimit: Infinity,
 };
-const closePolicy = () => ({ answer: 'close' as const, from: "policy 'close'" });
+const BASE: HeadInput = { ...ARRIVAL, responseConnection: undefined, delimited: true, reachedMiddleware: true };
+const closePolicy = { policyAnswer: 'close', policySource: "policy 'close'" } as const;
 
-type Row = [label: string, input: Partial<DecisionInput>, keepAlive: boolean, closedBy?: string];
+/** A head-time verdict that must be a decision (the policy's answer is given). */
+function decided(input: HeadInput): Decision {
+  const verdict = decideAtHead(input);
+  if (!('keepAlive' in verdict)) throw new Error(`expected a decision, got ${JSON.stringify(verdict)}`);
+  return verdict;
+}
+
+type Row = [label: string, input: Partial<HeadInput>, keepAlive: boolean, closedBy?: string];
 const TABLE: Row[] = [
   ['HTTP/1.1, nothing said: persistent', {}, true],
   ['rule 1: client close', { requestConnection: 'close' }, false, 'client'],
@@ -68,37 +84,95 @@ const TABLE: Row[] = [
     false,
     'drain',
   ],
-  ['rule 4: draining before the policy', { draining: true, askPolicy: closePolicy }, false, 'drain'],
-  ["rule 4: policy 'close'", { askPolicy: closePolicy }, false, 'policy'],
-  ['rule 4: the policy before maxRequests', { askPolicy: closePolicy, requests: 5, maxRequests: 5 }, false, 'policy'],
+  ['rule 4: draining before the policy', { draining: true, ...closePolicy }, false, 'drain'],
+  ["rule 4: policy 'close'", { ...closePolicy }, false, 'policy'],
+  ['rule 4: the policy before maxRequests', { ...closePolicy, requests: 5, maxRequests: 5 }, false, 'policy'],
   ['rule 4: maxRequests reached on the Nth', { requests: 5, maxRequests: 5 }, false, 'maxRequests'],
   ['rule 4: maxRequests not reached before the Nth', { requests: 4, maxRequests: 5 }, true],
   ['rule 4: maxRequests before maxAge', { requests: 5, maxRequests: 5, age: 10, ageLimit: 5 }, false, 'maxRequests'],
   ['rule 4: maxAge reached', { age: 5, ageLimit: 5 }, false, 'maxAge'],
   ['rule 4: maxAge not reached', { age: 4.9, ageLimit: 5 }, true],
+  [
+    "rule 4: a policy function's close, named in the reason",
+    { policyAnswer: 'close', policySource: 'policy function' },
+    false,
+    'policy',
+  ],
+  [
+    'rule 6 yields to a drain: a response the middleware never saw still closes',
+    { reachedMiddleware: false, draining: true },
+    false,
+    'drain',
+  ],
 ];
 
-describe('decide() (pure)', () => {
+describe('decideAtHead() (pure)', () => {
   for (const [label, input, keepAlive, closedBy] of TABLE) {
     it(label, () => {
-      const decision = decide({ ...BASE, ...input });
+      const decision = decided({ ...BASE, ...input });
       expect(decision.keepAlive).to.equal(keepAlive);
-      expect(decision.closedBy).to.equal(closedBy);
+      expect(decision.keepAlive ? undefined : decision.closedBy).to.equal(closedBy);
       expect(decision.reason).to.be.a('string').and.not.equal('');
     });
   }
 
-  it('asks a policy function only when rules 1–3 leave the answer open', () => {
-    let asked = 0;
-    const askPolicy = () => (asked++, { answer: 'keep-alive' as const, from: 'fn' });
-    decide({ ...BASE, requestConnection: 'close', askPolicy });
-    decide({ ...BASE, responseConnection: 'close', askPolicy });
-    decide({ ...BASE, http10: true, askPolicy });
-    expect(asked).to.equal(0);
-    decide({ ...BASE, askPolicy });
-    expect(asked).to.equal(1);
+  it("names who answered 'close' in the reason", () => {
+    expect(decided({ ...BASE, policyAnswer: 'close', policySource: 'policy function (threw)' }).reason).to.equal(
+      "policy function (threw) answered 'close'",
+    );
   });
 
+  it('rule 6: a response written before the middleware ran is left to Node, whatever else holds', () => {
+    expect(decideAtHead({ ...BASE, reachedMiddleware: false })).to.equal(LEFT_TO_NODE);
+    expect(decideAtHead({ ...BASE, reachedMiddleware: false, requestConnection: 'close', policyAnswer: 'close' })).to.equal(
+      LEFT_TO_NODE,
+    );
+  });
+
+  it('asks for a policy function only when rules 1–3 and the drain leave the answer open', () => {
+    const unasked = { ...BASE, policyAnswer: undefined, policySource: 'policy function' };
+    expect(decideAtHead({ ...unasked, requestConnection: 'close' })).to.have.property('closedBy', 'client');
+    expect(decideAtHead({ ...unasked, responseConnection: 'close' })).to.have.property('closedBy', 'policy');
+    expect(decideAtHead({ ...unasked, http10: true })).to.have.property('closedBy', 'client');
+    expect(decideAtHead({ ...unasked, draining: true })).to.have.property('closedBy', 'drain');
+    expect(decideAtHead(unasked)).to.equal(ASK_POLICY);
+    // Before the limits: a function may still close where maxRequests would have.
+    expect(decideAtHead({ ...unasked, requests: 5, maxRequests: 5 })).to.equal(ASK_POLICY);
+  });
+});
+
+describe('decideAtArrival() (pure)', () => {
+  it('is the head-time decision with nothing changed by the handler', () => {
+    for (const [, input] of TABLE) {
+      const { responseConnection, delimited, reachedMiddleware, ...arrival } = { ...BASE, ...input };
+      if (responseConnection !== undefined || !delimited || !reachedMiddleware) continue;
+      expect(decideAtArrival(arrival)).to.deep.equal(decideAtHead({ ...BASE, ...input }));
+    }
+  });
+
+  it('says a policy function decides at head time', () => {
+    expect(decideAtArrival({ ...ARRIVAL, policyAnswer: undefined })).to.equal(ASK_POLICY);
+    expect(decideAtArrival({ ...ARRIVAL, policyAnswer: undefined, requestConnection: 'close' })).to.have.property(
+      'closedBy',
+      'client',
+    );
+  });
+});
+
+describe('admission() (pure)', () => {
+  it('handles a request on an open connection with nothing decided', () => {
+    expect(admission(false, false)).to.deep.equal({ handle: true });
+  });
+  it('refuses and resets a request on a connection the server already ended', () => {
+    expect(admission(true, false)).to.include({ handle: false, destroy: true });
+    expect(admission(true, true)).to.include({ handle: false, destroy: true });
+  });
+  it('rule 7: does not handle a pipelined request behind a closing response, and does not reset it', () => {
+    expect(admission(false, true)).to.include({ handle: false, destroy: false });
+  });
+});
+
+describe('decision properties', () => {
   // Properties over any input: headers as strings or arrays with any tokens.
   const token = fc.constantFrom(
     'close',
@@ -127,15 +201,16 @@ describe('decide() (pure)', () => {
     ageLimit: fc.oneof(fc.integer({ min: 1, max: 100 }), fc.constant(Infinity)),
   });
   type Generated = typeof input extends fc.Arbitrary<infer T> ? T : never;
-  const toInput = ({ policyCloses, ...rest }: Generated): DecisionInput => ({
+  const toInput = ({ policyCloses, ...rest }: Generated): HeadInput => ({
+    ...BASE,
     ...rest,
-    askPolicy: policyCloses ? closePolicy : BASE.askPolicy,
+    ...(policyCloses ? closePolicy : {}),
   });
 
   it('property: a request whose Connection carries the close token always closes, counted as the client', () => {
     fc.assert(
       fc.property(input, (i) => {
-        const d = decide(toInput(i));
+        const d = decided(toInput(i));
         if (hasToken(i.requestConnection, 'close')) return !d.keepAlive && d.closedBy === 'client';
         return true;
       }),
@@ -145,7 +220,7 @@ describe('decide() (pure)', () => {
   it('property: an HTTP/1.0 request without the keep-alive token is never kept alive', () => {
     fc.assert(
       fc.property(input, (i) =>
-        i.http10 && !hasToken(i.requestConnection, 'keep-alive') ? !decide(toInput(i)).keepAlive : true,
+        i.http10 && !hasToken(i.requestConnection, 'keep-alive') ? !decided(toInput(i)).keepAlive : true,
       ),
     );
   });
@@ -153,7 +228,7 @@ describe('decide() (pure)', () => {
   it('property: draining, a handler close, or the limits each close; otherwise persistent', () => {
     fc.assert(
       fc.property(input, (i) => {
-        const d = decide(toInput(i));
+        const d = decided(toInput(i));
         const mustClose =
           hasToken(i.requestConnection, 'close') ||
           hasToken(i.responseConnection, 'close') ||
@@ -162,7 +237,7 @@ describe('decide() (pure)', () => {
           i.policyCloses ||
           i.requests >= i.maxRequests ||
           i.age >= i.ageLimit;
-        return d.keepAlive === !mustClose && (d.keepAlive ? d.closedBy === undefined : d.closedBy !== undefined);
+        return d.keepAlive === !mustClose && (d.keepAlive ? !('closedBy' in d) : d.closedBy !== undefined);
       }),
       // The input space is small and decide() pure: enough runs to reach its corners.
       { numRuns: 5000 },

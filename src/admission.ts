@@ -1,0 +1,137 @@
+import type { EventEmitter } from 'node:events';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { ConnectionState } from './connections.js';
+import type { PolicyCore } from './core.js';
+import { debug } from './debug.js';
+import { admission, decideAtArrival, type ArrivalInput } from './decide.js';
+import { HeadTime } from './head-time.js';
+import { connectionInfo, setConnectionInfo } from './info.js';
+import { serverOf, setKeepAliveHint } from './node-internals.js';
+import { alignServerTimers } from './server.js';
+
+type Next = (err?: unknown) => void;
+
+/**
+ * Where requests enter the policy. There are two ways in, and one step:
+ *
+ * - the server's `'request'` listener, prepended by `attach()`, or by the
+ *   middleware on the first request it sees from a server: it admits each request
+ *   before any framework has touched it (Express gives every request and response
+ *   a prototype of its own, after which each property a middleware writes takes
+ *   the engine's slow path);
+ * - the middleware itself, for a connection it started tracking before that
+ *   listener existed (the first request of a server it had not seen).
+ *
+ * Either way `admit()` runs once per request; the middleware then only records
+ * that the request reached it (`passed`, rule 6) and hands it on.
+ */
+export class Admission {
+  readonly #core: PolicyCore;
+  readonly #head: HeadTime;
+  readonly #adopted = new WeakSet<EventEmitter>();
+  /** The `'request'` listener, one per policy, shared by every server it adopts. */
+  readonly onRequest: (req: IncomingMessage, res: ServerResponse) => void;
+  readonly middleware: (req: IncomingMessage, res: ServerResponse, next: Next) => void;
+
+  constructor(core: PolicyCore) {
+    this.#core = core;
+    this.#head = new HeadTime(core);
+    this.onRequest = (req, res) => {
+      const socket = req.socket;
+      if (req.httpVersionMajor !== 1 || !socket) return;
+      const state = core.tracker.get(socket);
+      if (state === undefined || state.byListener) this.#admit(req, res, socket, true);
+    };
+    // Named: stack traces and Express's layer list show it.
+    const connectionPolicyMiddleware = (req: IncomingMessage, res: ServerResponse, next: Next) => this.#pass(req, res, next);
+    this.middleware = connectionPolicyMiddleware;
+  }
+
+  /**
+   * Admits this server's requests from its `'request'` listener from now on, and
+   * makes Node's idle timer agree with `idleTimeout` (server.ts), so that no
+   * response needs a timer of ours. Once per server.
+   */
+  adopt(server: HttpServer): void {
+    if (this.#adopted.has(server)) return;
+    this.#adopted.add(server);
+    server.prependListener('request', this.onRequest);
+    alignServerTimers(server, this.#core.options.idleTimeout);
+  }
+
+  #pass(req: IncomingMessage, res: ServerResponse, next: Next): void {
+    const socket = req.socket;
+    // Rule 6: a head already written is not ours to change; HTTP/2 has no
+    // connection-specific header fields at all (RFC 9113 §8.2.2).
+    if (res.headersSent || req.httpVersionMajor !== 1 || !socket) {
+      if (debug.enabled) debug('left alone: %s', res.headersSent ? 'head already written' : 'not HTTP/1.x');
+      next();
+      return;
+    }
+    let state = this.#core.tracker.get(socket);
+    if (state !== undefined && state.byListener) {
+      // The listener has admitted it; no info means it refused it (rule 7).
+      const info = connectionInfo(req);
+      if (info === undefined || info.id !== state.id) return;
+      state.passed = info.requests;
+      next();
+      return;
+    }
+    // Later requests from this server are admitted before the framework runs.
+    const server = serverOf(socket) as HttpServer | undefined;
+    if (server !== undefined) this.adopt(server);
+    state = this.#admit(req, res, socket, false);
+    if (state === undefined) return;
+    state.passed = state.requests;
+    next();
+  }
+
+  /** Admits a request: counts it and prepares its head. `undefined`: its handler must not run. */
+  #admit(req: IncomingMessage, res: ServerResponse, socket: Socket, byListener: boolean): ConnectionState | undefined {
+    const { tracker, idle, options } = this.#core;
+    const known = tracker.get(socket);
+    const verdict = admission(socket.writableEnded, known !== undefined && known.closeReason !== undefined);
+    if (!verdict.handle) {
+      if (debug.enabled) debug('sock#%d %s', known?.id ?? 0, verdict.reason);
+      if (verdict.destroy) socket.destroy();
+      return undefined;
+    }
+    const state = known ?? tracker.track(socket, byListener);
+    idle.requestStarted(socket, state);
+    tracker.countRequest(state);
+    const requests = state.requests;
+    // A plain object (typed readonly): freezing it on every request costs more than it protects.
+    setConnectionInfo(req, { id: state.id, requests, reused: requests > 1, openedAt: state.openedAt });
+    const http10 = req.httpVersionMinor === 0;
+    const arrival = decideAtArrival(this.#arrivalInput(req, state, http10));
+    if (!http10 && 'keepAlive' in arrival && arrival.keepAlive) {
+      // Keep-alive unless the head says otherwise: Node writes `Connection:
+      // keep-alive` and, from these fields, exactly our hint (node-internals.ts) —
+      // and neither on a response that ends up closing. (What Node writes for
+      // HTTP/1.0 is not relied on: those heads are written by head-time.ts.)
+      const max = options.maxRequests;
+      setKeepAliveHint(res, options.advertise ? options.advertisedTimeout : 0, Number.isFinite(max) ? max - requests : 0);
+      this.#head.armed(res);
+    } else {
+      this.#head.plain(res);
+    }
+    idle.watch(res, state);
+    return state;
+  }
+
+  #arrivalInput(req: IncomingMessage, state: ConnectionState, http10: boolean): ArrivalInput {
+    const core = this.#core;
+    return {
+      requestConnection: req.headers.connection,
+      http10,
+      draining: core.draining,
+      policyAnswer: core.fixedAnswer,
+      policySource: core.policySource,
+      requests: state.requests,
+      maxRequests: core.options.maxRequests,
+      age: state.ageLimit === Infinity ? 0 : Date.now() - state.openedAt,
+      ageLimit: state.ageLimit,
+    };
+  }
+}
