@@ -26,9 +26,15 @@ export function formatConnectionId(id: number | string, requests: number): strin
   return `${id};req=${requests}`;
 }
 
-/** The parts of a `<id>;req=<n>` value, or `undefined` for anything else. */
-export function parseConnectionId(value: string | undefined): { id: string; requests: number } | undefined {
+/**
+ * The parts of an `x-connection-id` value as another server (or a proxy) may
+ * send it too: the id is what precedes the first `;`, the ordinal is `req=<n>`
+ * where present. `undefined` for no value.
+ */
+export function parseConnectionId(value: string | undefined): { id: string; requests: number | undefined } | undefined {
   if (value === undefined) return undefined;
-  const match = /^\s*([^;\s]+)\s*;\s*req=(\d+)\s*$/.exec(value);
-  return match === null ? undefined : { id: match[1]!, requests: Number(match[2]) };
+  const semicolon = value.indexOf(';');
+  const id = (semicolon === -1 ? value : value.slice(0, semicolon)).trim();
+  const ordinal = /(?:^|;)\s*req=(\d+)\s*(?:;|$)/.exec(value.slice(semicolon + 1));
+  return { id, requests: semicolon === -1 || ordinal === null ? undefined : Number(ordinal[1]) };
 }

@@ -60,80 +60,117 @@ export function runDrain(
   tracker: ConnectionTracker,
   servers: Iterable<HttpServer>,
   transport: Transport<Socket>,
-  { timeout, delay, idleGrace }: ResolvedDrainOptions,
+  options: ResolvedDrainOptions,
 ): Promise<DrainResult> {
-  return new Promise((resolve) => {
-    const timers: NodeJS.Timeout[] = [];
-    const forced = new WeakSet<Socket>();
-    const result: DrainResult = { graceful: 0, destroyed: 0 };
-    /** Past the announce phase: the drain may end once nothing is left. */
-    let running = false;
-    let finished = false;
-    const done = () => {
-      if (finished) return;
-      finished = true;
-      for (const timer of timers) clearTimeout(timer);
-      if (debug.enabled) debug('drain: done, %d graceful, %d destroyed', result.graceful, result.destroyed);
-      resolve(result);
-    };
+  return new Promise((resolve) => new Drain(tracker, servers, transport, options, resolve).start());
+}
+
+class Drain {
+  readonly #tracker: ConnectionTracker;
+  readonly #servers: Iterable<HttpServer>;
+  readonly #transport: Transport<Socket>;
+  readonly #options: ResolvedDrainOptions;
+  readonly #resolve: (result: DrainResult) => void;
+  readonly #timers: NodeJS.Timeout[] = [];
+  /** Destroyed at the deadline: counted `destroyed`, not `graceful`. */
+  readonly #forced = new WeakSet<Socket>();
+  readonly #result: DrainResult = { graceful: 0, destroyed: 0 };
+  /** Past the announce phase: the drain may end once nothing is left. */
+  #running = false;
+  #finished = false;
+
+  constructor(
+    tracker: ConnectionTracker,
+    servers: Iterable<HttpServer>,
+    transport: Transport<Socket>,
+    options: ResolvedDrainOptions,
+    resolve: (result: DrainResult) => void,
+  ) {
+    this.#tracker = tracker;
+    this.#servers = servers;
+    this.#transport = transport;
+    this.#options = options;
+    this.#resolve = resolve;
+  }
+
+  start(): void {
     // Connections that close during the announce phase (their responses already
     // say `Connection: close`) count as graceful too.
-    tracker.onRelease((socket, closed) => {
-      if (forced.has(socket)) result.destroyed++;
-      else if (closed) result.graceful++;
-      if (running && tracker.openCount === 0) done();
+    this.#tracker.onRelease((socket, closed) => {
+      if (this.#forced.has(socket)) this.#result.destroyed++;
+      else if (closed) this.#result.graceful++;
+      if (this.#running && this.#tracker.openCount === 0) this.#done();
     });
-    const closing = (socket: Socket) => {
-      const state = tracker.get(socket);
-      if (state !== undefined) tracker.markClosing(state, 'drain');
-    };
-    const closeIdle = () => {
-      for (const socket of tracker.openConnections()) {
-        if (transport.busy(socket)) continue;
-        // An upgraded connection (WebSocket) belongs to its 'upgrade' listener.
-        if (transport.upgraded(socket)) tracker.forget(socket);
-        else {
-          closing(socket);
-          transport.destroy(socket);
-        }
+    const delay = this.#options.delay;
+    if (delay > 0) this.#timers.push(setTimeout(() => this.#run(), delay));
+    else this.#run();
+  }
+
+  #run(): void {
+    const { timeout, idleGrace } = this.#options;
+    this.#running = true;
+    if (debug.enabled) debug('drain: %d connection(s) open, timeout %d ms', this.#tracker.openCount, timeout);
+    // A response whose head already went out as keep-alive: its connection is
+    // ended after the last response in flight on it.
+    for (const socket of this.#tracker.openConnections()) {
+      if (this.#transport.headSent(socket)) this.#transport.endAfterInFlight(socket, () => this.#closing(socket));
+    }
+    if (idleGrace > 0) {
+      // Stop accepting now, without Node's immediate idle sweep.
+      for (const server of this.#servers) stopAccepting(server);
+      this.#timers.push(unref(setTimeout(() => this.#closeIdle(), idleGrace)));
+    } else {
+      this.#closeIdle();
+    }
+    // A drain must not keep the process alive by itself; open sockets do that.
+    if (timeout !== Infinity && !this.#finished) this.#timers.push(unref(setTimeout(() => this.#destroyAll(), timeout)));
+    if (this.#tracker.openCount === 0) this.#done();
+  }
+
+  /** Counted as closed by the drain, whatever closes it from here on. */
+  #closing(socket: Socket): void {
+    const state = this.#tracker.get(socket);
+    if (state !== undefined) this.#tracker.markClosing(state, 'drain');
+  }
+
+  /**
+   * Idle connections are counted as 'drain' before Node's own close() reaches
+   * them. An idle socket has nothing unread, so destroying it sends a FIN; a
+   * request the client sends at this very moment is refused with a reset before
+   * any handler sees it, which a client may safely retry, but a proxy will not
+   * retry a POST: hence `idleGrace`.
+   */
+  #closeIdle(): void {
+    for (const socket of this.#tracker.openConnections()) {
+      if (this.#transport.busy(socket)) continue;
+      // An upgraded connection (WebSocket) belongs to its 'upgrade' listener.
+      if (this.#transport.upgraded(socket)) {
+        this.#tracker.forget(socket);
+        continue;
       }
-      // Node's own close: stops accepting, sweeps its idle connections, clears its timers.
-      for (const server of servers) server.close();
-    };
-    const destroyAll = () => {
-      for (const socket of tracker.openConnections()) {
-        closing(socket);
-        forced.add(socket);
-        transport.destroy(socket);
-      }
-    };
-    const run = () => {
-      running = true;
-      if (debug.enabled) debug('drain: %d connection(s) open, timeout %d ms', tracker.openCount, timeout);
-      // A response whose head already went out as keep-alive: its connection is
-      // ended after the last response in flight on it.
-      for (const socket of tracker.openConnections()) {
-        if (transport.headSent(socket)) transport.endAfterInFlight(socket, () => closing(socket));
-      }
-      // Idle connections are counted as 'drain' before Node's own close() reaches
-      // them. An idle socket has nothing unread, so destroying it sends a FIN; a
-      // request the client sends at this very moment is refused with a reset before
-      // any handler sees it, which a client may safely retry, but a proxy will not
-      // retry a POST: hence `idleGrace`.
-      if (idleGrace > 0) {
-        // Stop accepting now, without Node's immediate idle sweep.
-        for (const server of servers) stopAccepting(server);
-        timers.push(unref(setTimeout(closeIdle, idleGrace)));
-      } else {
-        closeIdle();
-      }
-      // A drain must not keep the process alive by itself; open sockets do that.
-      if (timeout !== Infinity && !finished) timers.push(unref(setTimeout(destroyAll, timeout)));
-      if (tracker.openCount === 0) done();
-    };
-    if (delay > 0) timers.push(setTimeout(run, delay));
-    else run();
-  });
+      this.#closing(socket);
+      this.#transport.destroy(socket);
+    }
+    // Node's own close: stops accepting, sweeps its idle connections, clears its timers.
+    for (const server of this.#servers) server.close();
+  }
+
+  /** The deadline: whatever is left is destroyed. */
+  #destroyAll(): void {
+    for (const socket of this.#tracker.openConnections()) {
+      this.#closing(socket);
+      this.#forced.add(socket);
+      this.#transport.destroy(socket);
+    }
+  }
+
+  #done(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    if (debug.enabled) debug('drain: done, %d graceful, %d destroyed', this.#result.graceful, this.#result.destroyed);
+    this.#resolve(this.#result);
+  }
 }
 
 function unref(timer: NodeJS.Timeout): NodeJS.Timeout {

@@ -126,16 +126,7 @@ export function resolveOptions(input?: ConnectionPolicyOptions): ResolvedOptions
   const options = checkOptionsObject(WHERE, input, OPTION_NAMES);
   const option = <K extends keyof ConnectionPolicyOptions>(name: K) => given(options, name, DEFAULTS[name]);
 
-  const policy = option('policy');
-  if (typeof policy !== 'function' && policy !== 'keep-alive' && policy !== 'close') {
-    throw optionError(
-      WHERE,
-      typeof policy === 'string' ? 'ERR_INVALID_ARG_VALUE' : 'ERR_INVALID_ARG_TYPE',
-      'policy',
-      policy,
-      `'keep-alive', 'close' or a function (req, info) => 'keep-alive' | 'close'`,
-    );
-  }
+  const policy = checkPolicy(option('policy'));
 
   const idleTimeout = option('idleTimeout');
   checkMilliseconds(WHERE, 'idleTimeout', idleTimeout, { min: 1 });
@@ -168,21 +159,7 @@ export function resolveOptions(input?: ConnectionPolicyOptions): ResolvedOptions
     });
   }
 
-  const expose = option('exposeConnectionId');
-  let exposeConnectionId: string | false;
-  if (typeof expose === 'boolean') {
-    exposeConnectionId = expose && DEFAULT_CONNECTION_ID_HEADER;
-  } else if (typeof expose === 'string' && TOKEN.test(expose)) {
-    exposeConnectionId = expose.toLowerCase();
-  } else {
-    throw optionError(
-      WHERE,
-      typeof expose === 'string' ? 'ERR_INVALID_ARG_VALUE' : 'ERR_INVALID_ARG_TYPE',
-      'exposeConnectionId',
-      expose,
-      'a boolean or a valid header name (RFC 9110 token)',
-    );
-  }
+  const exposeConnectionId = checkExposeConnectionId(option('exposeConnectionId'));
 
   return Object.freeze({
     policy: policy,
@@ -196,4 +173,29 @@ export function resolveOptions(input?: ConnectionPolicyOptions): ResolvedOptions
     exposeConnectionId,
     advertisedTimeout: advertisedTimeoutFor(idleTimeout as number),
   });
+}
+
+function checkPolicy(policy: unknown): PolicyAnswer | PolicyFunction {
+  if (typeof policy === 'function' || policy === 'keep-alive' || policy === 'close')
+    return policy as PolicyAnswer | PolicyFunction;
+  throw optionError(
+    WHERE,
+    typeof policy === 'string' ? 'ERR_INVALID_ARG_VALUE' : 'ERR_INVALID_ARG_TYPE',
+    'policy',
+    policy,
+    `'keep-alive', 'close' or a function (req, info) => 'keep-alive' | 'close'`,
+  );
+}
+
+/** `true`: the default header name; a name: lower-cased, once. */
+function checkExposeConnectionId(expose: unknown): string | false {
+  if (typeof expose === 'boolean') return expose && DEFAULT_CONNECTION_ID_HEADER;
+  if (typeof expose === 'string' && TOKEN.test(expose)) return expose.toLowerCase();
+  throw optionError(
+    WHERE,
+    typeof expose === 'string' ? 'ERR_INVALID_ARG_VALUE' : 'ERR_INVALID_ARG_TYPE',
+    'exposeConnectionId',
+    expose,
+    'a boolean or a valid header name (RFC 9110 token)',
+  );
 }

@@ -43,8 +43,11 @@ const FIX_POLICY = 'app.use(connectionPolicy()) from express-connection-policy';
 
 /** Turns measurements into numbered findings with concrete recommendations. */
 export function findingsOf(d: Omit<Diagnosis, 'findings'>): Finding[] {
+  return [...persistenceFindings(d.persistence), ...idleFindings(d), ...latencyFindings(d)];
+}
+
+function persistenceFindings(p: Diagnosis['persistence']): Finding[] {
   const f: Finding[] = [];
-  const p = d.persistence;
   if (!p.http11KeptAlive) {
     f.push({
       code: 'no-keep-alive',
@@ -90,6 +93,12 @@ export function findingsOf(d: Omit<Diagnosis, 'findings'>): Finding[] {
       });
     }
   }
+  return f;
+}
+
+function idleFindings(d: Omit<Diagnosis, 'findings'>): Finding[] {
+  const f: Finding[] = [];
+  const p = d.persistence;
   if (d.idle) {
     const closed = d.idle.closedAfterMs;
     if (closed !== null && p.advertisedTimeout !== null && p.advertisedTimeout * 1000 >= closed) {
@@ -116,6 +125,12 @@ export function findingsOf(d: Omit<Diagnosis, 'findings'>): Finding[] {
       });
     }
   }
+  return f;
+}
+
+function latencyFindings(d: Omit<Diagnosis, 'findings'>): Finding[] {
+  const f: Finding[] = [];
+  const p = d.persistence;
   const { stall, reused, fresh } = d.latency;
   if (stall !== 'none') {
     const ms = stall === 'delayed-ack-40ms' ? '~40 ms (Linux delayed ACK)' : '~200 ms (delayed ACK)';

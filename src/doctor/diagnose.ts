@@ -1,5 +1,6 @@
 // What connection-doctor measures, over raw sockets, against any HTTP/1.1 server.
 import { findingsOf, impliesClose, parseKeepAlive, stallSignature } from './analysis.js';
+import { parseConnectionId } from '../connection-id.js';
 import { percentile } from './percentile.js';
 import { RawClient, request, type RawResponse } from './wire.js';
 
@@ -163,7 +164,7 @@ export class Prober {
         throw err;
       }
       // Order is observable where the server numbers its requests (x-connection-id).
-      const n = (r: RawResponse) => r.header('x-connection-id')?.match(/req=(\d+)/)?.[1];
+      const n = (r: RawResponse) => parseConnectionId(r.header('x-connection-id'))?.requests;
       if (n(first) !== undefined && n(second) !== undefined) {
         return Number(n(first)) < Number(n(second)) ? 'answered in order' : 'answered';
       }

@@ -25,6 +25,19 @@ exit status: 0 nothing found, 1 findings, 2 bad usage or server unreachable`;
 
 export class UsageError extends Error {}
 
+function parseUrl(given: string): URL {
+  let url: URL;
+  try {
+    url = new URL(given);
+  } catch {
+    throw new UsageError(`not a URL: ${given}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`only http: and https: URLs can be diagnosed; got ${url.protocol}`);
+  }
+  return url;
+}
+
 /** The command line as options, `'help'` for --help; throws UsageError on bad usage. */
 export function parse(argv: string[], progress: (message: string) => void): (DiagnoseOptions & { json: boolean }) | 'help' {
   let parsed;
@@ -49,15 +62,7 @@ export function parse(argv: string[], progress: (message: string) => void): (Dia
   const { values, positionals } = parsed;
   if (values.help) return 'help';
   if (positionals.length !== 1) throw new UsageError(`expected one URL, got ${positionals.length}`);
-  let url: URL;
-  try {
-    url = new URL(positionals[0]!);
-  } catch {
-    throw new UsageError(`not a URL: ${positionals[0]}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UsageError(`only http: and https: URLs can be diagnosed; got ${url.protocol}`);
-  }
+  const url = parseUrl(positionals[0]!);
   const requests = Number(values.requests);
   if (!Number.isInteger(requests) || requests < 3 || requests > 10_000) {
     throw new UsageError(`--requests must be a whole number from 3 to 10000; got ${values.requests}`);

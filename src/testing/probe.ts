@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
+import { parseConnectionId } from '../connection-id.js';
 import { optionError } from '../errors.js';
 import { checkMilliseconds, checkNumber, checkOptionsObject, given } from '../validate.js';
 import { TOKEN } from '../headers.js';
@@ -145,22 +146,7 @@ function send(
         res.resume();
         res.once('error', reject);
         res.once('end', () => {
-          const header = (name: string) => {
-            const v = res.headers[name];
-            return Array.isArray(v) ? v.join(', ') : v;
-          };
-          const entry: ProbedRequest = {
-            status: res.statusCode ?? 0,
-            socket: socketNumber,
-            reused: req.reusedSocket,
-            ms: Number(process.hrtime.bigint() - started) / 1e6,
-          };
-          const serverConnection = header(SERVER_ID_HEADER);
-          const connection = header('connection');
-          const keepAlive = header('keep-alive');
-          if (serverConnection !== undefined) entry.serverConnection = serverConnection;
-          if (connection !== undefined) entry.connection = connection;
-          if (keepAlive !== undefined) entry.keepAlive = keepAlive;
+          const entry = entryOf(res, socketNumber, req.reusedSocket, started);
           // Let the agent take the socket back (or see the server's FIN) first.
           setImmediate(() => resolve(entry));
         });
@@ -188,9 +174,30 @@ function send(
   });
 }
 
+/** What one response says: status, the client's socket, and the server's connection headers. */
+function entryOf(res: http.IncomingMessage, socket: number, reused: boolean, started: bigint): ProbedRequest {
+  const header = (name: string) => {
+    const v = res.headers[name];
+    return Array.isArray(v) ? v.join(', ') : v;
+  };
+  const entry: ProbedRequest = {
+    status: res.statusCode ?? 0,
+    socket,
+    reused,
+    ms: Number(process.hrtime.bigint() - started) / 1e6,
+  };
+  const serverConnection = header(SERVER_ID_HEADER);
+  const connection = header('connection');
+  const keepAlive = header('keep-alive');
+  if (serverConnection !== undefined) entry.serverConnection = serverConnection;
+  if (connection !== undefined) entry.connection = connection;
+  if (keepAlive !== undefined) entry.keepAlive = keepAlive;
+  return entry;
+}
+
 function summarize(requests: ProbedRequest[]): ConnectionReport {
   const report: ConnectionReport = { requests, sockets: new Set(requests.map((r) => r.socket)).size };
-  const serverIds = requests.map((r) => r.serverConnection?.split(';')[0]);
+  const serverIds = requests.map((r) => parseConnectionId(r.serverConnection)?.id);
   if (serverIds.every((id) => id !== undefined)) {
     report.serverConnections = new Set(serverIds).size;
     const differing = requests.flatMap((r, i) => {

@@ -1,4 +1,5 @@
 import { AssertionError } from 'node:assert';
+import { formatConnectionId } from '../connection-id.js';
 
 /** One request of a probe, as the client saw it (and the server, where it says). */
 export interface ProbedRequest {
@@ -119,7 +120,7 @@ export function recordedReport(
       status: r.status ?? 0,
       socket: r.connection,
       reused: r.ordinal > 1,
-      serverConnection: `${r.connection};req=${r.ordinal}`,
+      serverConnection: formatConnectionId(r.connection, r.ordinal),
       ms: r.at - t0,
       method: r.method,
       path: r.path,
