@@ -1,0 +1,263 @@
+// The per-request cost of the policy, measured to 1 %: every variant is a server
+// in ONE process (bench/lib/slice-server.ts), and the load alternates between the
+// two of a pair batch by batch: `connections` requests to A at once (one per
+// keep-alive connection), all answered, then the same to B, and so on. The server
+// attributes its CPU time to each batch (the server is idle between batches), so
+// machine speed — which drifts by ±15 % from one 100 ms to the next on this shared
+// machine — is the same for A and B to within a batch. Two figures per pair, each
+// the median over rounds with the spread (10th–90th percentile of the rounds):
+//   mean:   requests per CPU-second, B / A (all CPU, GC pauses included)
+//   median: the median batch's CPU per request, A / B (robust to a GC pause or a
+//           neighbour's burst landing on one batch)
+// A / A (pass / pass-twin) is the method's own error.
+//
+//   node --import tsx bench/interleaved.ts [--rounds 30] [--requests 1000] [--connections 1,50]
+//                                          [--pairs NAME,…] [--baseline OTHER/dist/esm] [--json]
+//
+// Where `taskset` exists the servers run on core 0 and this process on core 1.
+import { spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { fmt, median, percentile, table } from './lib/measure.js';
+import { hasTaskset } from './lib/server-process.js';
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '30' },
+    warmup: { type: 'string', default: '3' },
+    // Requests to each side per round.
+    requests: { type: 'string', default: '1000' },
+    connections: { type: 'string', default: '1,50' },
+    pairs: { type: 'string' },
+    baseline: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const rounds = Number(values.rounds);
+const warmup = Number(values.warmup);
+const perRound = Number(values.requests);
+
+interface Pair {
+  name: string;
+  a: string;
+  b: string;
+  target?: number;
+}
+const PAIRS: Pair[] = [
+  { name: 'A/A', a: 'pass', b: 'pass-twin' },
+  { name: 'policy', a: 'pass', b: 'policy', target: 0.97 },
+  { name: 'attached', a: 'pass', b: 'policy-attached', target: 0.98 },
+  { name: 'http A/A', a: 'bare-http', b: 'bare-http-twin' },
+  { name: 'http policy', a: 'bare-http', b: 'http-policy' },
+  { name: 'http attached', a: 'bare-http', b: 'http-policy-attached' },
+];
+if (values.baseline !== undefined) {
+  PAIRS.push(
+    { name: 'policy / baseline', a: 'policy@baseline', b: 'policy' },
+    { name: 'attached / baseline', a: 'policy-attached@baseline', b: 'policy-attached' },
+  );
+}
+const wanted = values.pairs?.split(',');
+const pairs = wanted === undefined ? PAIRS : PAIRS.filter((p) => wanted.includes(p.name));
+
+type Batch = [cpu: number, requests: number];
+interface Servers {
+  ports: Record<string, number>;
+  /** Attributes CPU to batches of these servers from now on. */
+  attribute(names: string[]): Promise<unknown>;
+  /** The batches since the last report, per server. */
+  report(): Promise<{ batches: Record<string, Batch[]> }>;
+  stop(): void;
+}
+
+function startServers(): Promise<Servers> {
+  const script = fileURLToPath(new URL('lib/slice-server.ts', import.meta.url));
+  const args = [process.execPath, '--import', 'tsx', script, ...(values.baseline ? ['--baseline', values.baseline] : [])];
+  const command = hasTaskset ? ['taskset', '-c', '0', ...args] : args;
+  const child = spawn(command[0]!, command.slice(1), {
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  if (hasTaskset) spawnSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+  const waiting: Array<(m: unknown) => void> = [];
+  const ask = <T>(message: object) =>
+    new Promise<T>((ok) => {
+      waiting.push(ok as (m: unknown) => void);
+      child.send(message);
+    });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`slice-server exited with ${code}`)));
+    child.on('message', (message: { ports?: Record<string, number> }) => {
+      if (message.ports !== undefined) {
+        resolve({
+          ports: message.ports,
+          attribute: (names) => ask({ attribute: names }),
+          report: () => ask({ report: true }),
+          stop: () => child.disconnect(),
+        });
+      } else {
+        waiting.shift()?.(message);
+      }
+    });
+  });
+}
+
+const REQUEST = Buffer.from('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+
+/**
+ * One keep-alive connection that sends a request whenever the last response is
+ * complete and `running()` says so. Every response of a server has the same
+ * length (same body, same headers, a fixed-width Date), learnt from the first
+ * one: after that the client only counts bytes, so it stays far cheaper per
+ * request than the server it loads.
+ */
+class Lane {
+  #length = 0;
+  #pending = Buffer.alloc(0);
+  #received = 0;
+  #onIdle: (() => void) | undefined;
+  #running: () => boolean = () => false;
+
+  constructor(readonly socket: net.Socket) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#data(chunk));
+  }
+
+  static async open(port: number): Promise<Lane> {
+    const lane = await new Promise<Lane>((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => resolve(new Lane(socket)));
+      socket.once('error', reject);
+    });
+    await lane.drive(once());
+    return lane;
+  }
+
+  /** Sends until `running()` turns false; resolves when nothing is in flight. */
+  drive(running: () => boolean): Promise<void> {
+    this.#running = running;
+    return new Promise((resolve) => {
+      this.#onIdle = resolve;
+      this.#send();
+    });
+  }
+
+  #send(): void {
+    if (this.#running()) this.socket.write(REQUEST);
+    else this.#onIdle?.();
+  }
+
+  #data(chunk: Buffer): void {
+    if (this.#length === 0) {
+      // The first response: parse its length once.
+      this.#pending = Buffer.concat([this.#pending, chunk]);
+      const text = this.#pending.toString('latin1');
+      const end = text.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      const length = /content-length: *(\d+)/i.exec(text.slice(0, end));
+      if (length === null) throw new Error(`no Content-Length in ${text.slice(0, end)}`);
+      const total = end + 4 + Number(length[1]);
+      if (this.#pending.length < total) return;
+      this.#length = total;
+      this.#received = this.#pending.length;
+    } else {
+      this.#received += chunk.length;
+    }
+    while (this.#received >= this.#length) {
+      this.#received -= this.#length;
+      this.#send();
+    }
+  }
+}
+
+/** `running()` that says yes once. */
+function once(): () => boolean {
+  let first = true;
+  return () => {
+    const answer = first;
+    first = false;
+    return answer;
+  };
+}
+
+interface Result {
+  pair: string;
+  connections: number;
+  mean: Spread;
+  median: Spread;
+  target: number | undefined;
+}
+interface Spread {
+  median: number;
+  p10: number;
+  p90: number;
+}
+
+const spread = (list: number[]): Spread => ({ median: median(list), p10: percentile(list, 10), p90: percentile(list, 90) });
+const sum = (batches: Batch[], i: 0 | 1) => batches.reduce((total, batch) => total + batch[i], 0);
+const perRequest = (batches: Batch[]) => median(batches.map(([cpu, requests]) => cpu / requests));
+
+/** One pair at one concurrency: a ratio of each kind per round. */
+async function measure(servers: Servers, a: Lane[], b: Lane[], pair: Pair): Promise<{ mean: number[]; median: number[] }> {
+  const batch = (lanes: Lane[]) => Promise.all(lanes.map((lane) => lane.drive(once())));
+  await servers.attribute([pair.a, pair.b]);
+  const ratios = { mean: [] as number[], median: [] as number[] };
+  for (let round = 0; round < warmup + rounds; round++) {
+    await servers.report();
+    for (let sent = 0; sent < perRound; sent += a.length) {
+      // A B in even rounds, B A in odd ones: neither side always goes first.
+      await batch(round % 2 === 0 ? a : b);
+      await batch(round % 2 === 0 ? b : a);
+    }
+    const { batches } = await servers.report();
+    if (round < warmup) continue;
+    const [ba, bb] = [batches[pair.a]!, batches[pair.b]!];
+    ratios.mean.push(sum(bb, 1) / sum(bb, 0) / (sum(ba, 1) / sum(ba, 0)));
+    ratios.median.push(perRequest(ba) / perRequest(bb));
+  }
+  return ratios;
+}
+
+async function main(): Promise<void> {
+  const servers = await startServers();
+  const results: Result[] = [];
+  try {
+    for (const connections of values.connections.split(',').map(Number)) {
+      for (const pair of pairs) {
+        const open = (name: string) => Promise.all(Array.from({ length: connections }, () => Lane.open(servers.ports[name]!)));
+        const [a, b] = [await open(pair.a), await open(pair.b)];
+        const ratios = await measure(servers, a, b, pair);
+        for (const lane of [...a, ...b]) lane.socket.destroy();
+        results.push({
+          pair: pair.name,
+          connections,
+          mean: spread(ratios.mean),
+          median: spread(ratios.median),
+          target: pair.target,
+        });
+      }
+    }
+  } finally {
+    servers.stop();
+  }
+  if (values.json) {
+    console.log(JSON.stringify({ rounds, requestsPerRound: perRound, results }, null, 2));
+    return;
+  }
+  const cells = (s: Spread) => [fmt(s.median, 3), `${fmt(s.p10, 3)}–${fmt(s.p90, 3)}`];
+  console.log(`B / A, median of ${rounds} rounds of ${perRound} requests to each side (spread: p10–p90 of the rounds)`);
+  console.log(
+    table([
+      ['pair', '-c', 'mean', 'spread', 'median', 'spread', 'target'],
+      ...results.map((r) => [
+        r.pair,
+        String(r.connections),
+        ...cells(r.mean),
+        ...cells(r.median),
+        r.target === undefined ? '' : `≥ ${r.target}`,
+      ]),
+    ]),
+  );
+}
+
+await main();

@@ -1,0 +1,133 @@
+// Several Express 5 hello-world servers in ONE process, each on its own port, for
+// bench/interleaved.ts: load alternates between two of them batch by batch, and
+// the CPU each batch took is read here, so two variants are compared within the
+// same process, JIT and moment.
+//
+//   pass           app.use((req, res, next) => next()) first: the calibration layer
+//   pass-twin      the same again: pass / pass-twin is the method's own error (A/A)
+//   policy         app.use(connectionPolicy()) first
+//   policy-attached  the same, with policy.attach(server)
+//   bare-http, http-policy, http-policy-attached   node:http, res.end('hello')
+// With --baseline DIST, policy@baseline and policy-attached@baseline run another
+// build of the package (its dist/esm) beside this one.
+//
+// IPC: { attribute: [a, b] } starts attributing batches to those servers;
+// { report: true } → { batches: { name: [[cpu µs, requests], …] } } since the last report.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import express from 'express';
+import type * as Package from '../../src/index.js';
+
+const { values } = parseArgs({ options: { dist: { type: 'string' }, baseline: { type: 'string' } } });
+const load = async (dist: string) => (await import(pathToFileURL(`${dist}/index.js`).href)) as typeof Package;
+const current = await load(values.dist ?? fileURLToPath(new URL('../../dist/esm', import.meta.url)));
+const baseline = values.baseline === undefined ? undefined : await load(values.baseline);
+
+function expressServer(pkg: typeof Package | undefined, layer: 'pass' | 'policy', attach: boolean): http.Server {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  const policy = pkg?.connectionPolicy();
+  if (layer === 'pass') app.use((req, res, next) => next());
+  else app.use(policy!);
+  app.all('/', (req, res) => void res.send('hello'));
+  const server = http.createServer(app);
+  if (attach) policy!.attach(server);
+  return server;
+}
+
+function httpServer(pkg: typeof Package | undefined, attach: boolean): http.Server {
+  const policy = pkg?.connectionPolicy();
+  const reply = (res: http.ServerResponse) => res.end('hello');
+  const server = http.createServer(policy ? (req, res) => policy(req, res, () => reply(res)) : (req, res) => reply(res));
+  if (attach) policy!.attach(server);
+  return server;
+}
+
+const servers: Record<string, http.Server> = {
+  pass: expressServer(undefined, 'pass', false),
+  'pass-twin': expressServer(undefined, 'pass', false),
+  policy: expressServer(current, 'policy', false),
+  'policy-attached': expressServer(current, 'policy', true),
+  'bare-http': httpServer(undefined, false),
+  'bare-http-twin': httpServer(undefined, false),
+  'http-policy': httpServer(current, false),
+  'http-policy-attached': httpServer(current, true),
+};
+if (baseline !== undefined) {
+  servers['policy@baseline'] = expressServer(baseline, 'policy', false);
+  servers['policy-attached@baseline'] = expressServer(baseline, 'policy', true);
+}
+
+const ports: Record<string, number> = {};
+await Promise.all(
+  Object.entries(servers).map(
+    ([name, server]) =>
+      new Promise<void>((resolve) =>
+        server.listen(0, '127.0.0.1', () => {
+          ports[name] = (server.address() as AddressInfo).port;
+          resolve();
+        }),
+      ),
+  ),
+);
+/**
+ * Batch attribution (bench/interleaved.ts): the client sends a batch of requests
+ * to one server (one per connection, all at once), waits for every response,
+ * then a batch to the other, and so on. The server is idle between batches, so
+ * the CPU from the first arrival of one batch to the first arrival of the next is
+ * that batch's, plus the next one's parsing up to its 'request' event (the same
+ * for every server). Process CPU (getrusage: exact at any moment, where the main
+ * thread's schedstat is only updated when it sleeps or at a tick) includes V8's
+ * GC and compiler threads, as requests per CPU-second should.
+ */
+const batches: Record<string, Array<[cpu: number, requests: number]>> = {};
+let lastServer: string | undefined;
+let batchStart = 0;
+let batchRequests = 0;
+function cpuNow(): number {
+  const usage = process.cpuUsage();
+  return usage.user + usage.system;
+}
+function marker(name: string): () => void {
+  batches[name] = [];
+  return () => {
+    if (name !== lastServer) {
+      const now = cpuNow();
+      if (lastServer !== undefined) batches[lastServer]!.push([now - batchStart, batchRequests]);
+      lastServer = name;
+      batchStart = now;
+      batchRequests = 0;
+    }
+    batchRequests++;
+  };
+}
+const markers = new Map<string, () => void>();
+
+process.on('message', (message: { attribute?: string[]; report?: boolean }) => {
+  if (message.attribute !== undefined) {
+    // First among the 'request' listeners, ahead of any the policy has prepended.
+    for (const [name, marker] of markers) servers[name]!.off('request', marker);
+    markers.clear();
+    lastServer = undefined;
+    for (const name of message.attribute) {
+      const listener = marker(name);
+      markers.set(name, listener);
+      servers[name]!.prependListener('request', listener);
+    }
+    process.send!({ attributing: true });
+    return;
+  }
+  if (message.report === true) {
+    // Complete batches only: the open one (which this message's own CPU would
+    // land in) is dropped, and the next batch starts afresh.
+    lastServer = undefined;
+    process.send!({ batches: { ...batches } });
+    for (const name of Object.keys(batches)) batches[name] = [];
+    return;
+  }
+});
+process.send!({ ports });
+process.once('disconnect', () => process.exit(0));
