@@ -16,10 +16,10 @@
 //
 // Where `taskset` exists the servers run on core 0 and this process on core 1.
 import { spawn, spawnSync } from 'node:child_process';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { fmt, median, percentile, table } from './lib/measure.js';
+import { Lane, once } from './lib/lane.js';
 import { hasTaskset } from './lib/server-process.js';
 
 const { values } = parseArgs({
@@ -101,83 +101,6 @@ function startServers(): Promise<Servers> {
       }
     });
   });
-}
-
-const REQUEST = Buffer.from('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
-
-/**
- * One keep-alive connection that sends a request whenever the last response is
- * complete and `running()` says so. Every response of a server has the same
- * length (same body, same headers, a fixed-width Date), learnt from the first
- * one: after that the client only counts bytes, so it stays far cheaper per
- * request than the server it loads.
- */
-class Lane {
-  #length = 0;
-  #pending = Buffer.alloc(0);
-  #received = 0;
-  #onIdle: (() => void) | undefined;
-  #running: () => boolean = () => false;
-
-  constructor(readonly socket: net.Socket) {
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.#data(chunk));
-  }
-
-  static async open(port: number): Promise<Lane> {
-    const lane = await new Promise<Lane>((resolve, reject) => {
-      const socket = net.connect(port, '127.0.0.1', () => resolve(new Lane(socket)));
-      socket.once('error', reject);
-    });
-    await lane.drive(once());
-    return lane;
-  }
-
-  /** Sends until `running()` turns false; resolves when nothing is in flight. */
-  drive(running: () => boolean): Promise<void> {
-    this.#running = running;
-    return new Promise((resolve) => {
-      this.#onIdle = resolve;
-      this.#send();
-    });
-  }
-
-  #send(): void {
-    if (this.#running()) this.socket.write(REQUEST);
-    else this.#onIdle?.();
-  }
-
-  #data(chunk: Buffer): void {
-    if (this.#length === 0) {
-      // The first response: parse its length once.
-      this.#pending = Buffer.concat([this.#pending, chunk]);
-      const text = this.#pending.toString('latin1');
-      const end = text.indexOf('\r\n\r\n');
-      if (end === -1) return;
-      const length = /content-length: *(\d+)/i.exec(text.slice(0, end));
-      if (length === null) throw new Error(`no Content-Length in ${text.slice(0, end)}`);
-      const total = end + 4 + Number(length[1]);
-      if (this.#pending.length < total) return;
-      this.#length = total;
-      this.#received = this.#pending.length;
-    } else {
-      this.#received += chunk.length;
-    }
-    while (this.#received >= this.#length) {
-      this.#received -= this.#length;
-      this.#send();
-    }
-  }
-}
-
-/** `running()` that says yes once. */
-function once(): () => boolean {
-  let first = true;
-  return () => {
-    const answer = first;
-    first = false;
-    return answer;
-  };
 }
 
 interface Result {

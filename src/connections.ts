@@ -41,8 +41,6 @@ export interface ConnectionState {
    * 1 s buffer): the policy arms its own after each response.
    */
   readonly rearm: boolean;
-  /** Its requests are admitted by the server's `'request'` listener, not by the middleware. */
-  readonly byListener: boolean;
   /**
    * Ordinal of the last request that reached the middleware: a response to a later
    * one (written by a route before the middleware) is left to Node (rule 6).
@@ -111,7 +109,7 @@ export class ConnectionTracker {
   }
 
   /** Starts tracking a socket (at accept with `attach()`, else at its first request). */
-  track(socket: Socket, byListener: boolean): ConnectionState {
+  track(socket: Socket): ConnectionState {
     const options = this.#options;
     const ageLimit = options.maxAge === Infinity ? Infinity : options.maxAge * (1 - options.maxAgeJitter * Math.random());
     const state: ConnectionState = {
@@ -119,7 +117,6 @@ export class ConnectionTracker {
       openedAt: Date.now(),
       ageLimit,
       rearm: nodeIdleTimerOf(serverOf(socket)) !== options.idleTimeout,
-      byListener,
       passed: 0,
       requests: 0,
       idleArmed: false,

@@ -6,7 +6,7 @@ import type { PolicyCore } from './core.js';
 import { debug } from './debug.js';
 import { decideAtHead, type LEFT_TO_NODE, type Decision, type HeadInput } from './decide.js';
 import { headHook } from './head-hook.js';
-import { keepAliveValue } from './headers.js';
+import { keepAliveValue, type HeaderValue } from './headers.js';
 import { connectionInfo, type ConnectionInfo } from './info.js';
 import { restoreNodeHint } from './node-internals.js';
 import { askPolicyFunction } from './policy-function.js';
@@ -47,7 +47,29 @@ export class HeadTime {
     // Released already: the client went away before the head, and nothing will be written.
     if (state === undefined) return;
     const info = connectionInfo(req)!;
-    this.#apply(res, this.#decide(req, res, state, info), armed, state, info);
+    const responseConnection = res.getHeader('connection');
+    const verdict = this.#decide(req, res, state, info, responseConnection);
+    if ('leftToNode' in verdict) {
+      // Node writes the head as it would have; put back the hint fields it copied from the server.
+      if (armed) restoreNodeHint(res);
+      if (debug.enabled) debug('sock#%d req#%d left to Node: %s', info.id, info.requests, verdict.reason);
+      return;
+    }
+    if (!verdict.keepAlive) {
+      this.#core.tracker.markClosing(state, verdict.closedBy);
+      // Node ends the socket after a response that carries `Connection: close`, once
+      // it has been written in full (RFC 9112 §9.6), and writes no response queued
+      // behind it on a pipelined connection (rule 7).
+      res.setHeader('Connection', 'close');
+      res.removeHeader('Keep-Alive');
+    } else if (!armed || responseConnection !== undefined || res.hasHeader('keep-alive')) {
+      // An armed response whose handler set neither field is left as it is: Node
+      // writes `Connection: keep-alive` and, from the fields set at arrival, exactly
+      // our hint. Otherwise both are explicit (a `Connection` header of ours also
+      // keeps Node from adding a Keep-Alive hint of its own): one hint, ours, or none.
+      this.#writeKeepAlive(res, responseConnection, info);
+    }
+    this.#report(res, verdict, info);
   }
 
   #decide(
@@ -55,6 +77,7 @@ export class HeadTime {
     res: ServerResponse,
     state: ConnectionState,
     info: ConnectionInfo,
+    responseConnection: HeaderValue,
   ): Decision | typeof LEFT_TO_NODE {
     const core = this.#core;
     const http10 = req.httpVersionMinor === 0;
@@ -69,7 +92,7 @@ export class HeadTime {
       // No clock read per response unless an age limit applies.
       age: state.ageLimit === Infinity ? 0 : Date.now() - state.openedAt,
       ageLimit: state.ageLimit,
-      responseConnection: res.getHeader('connection'),
+      responseConnection,
       // Only HTTP/1.0 lacks chunked coding; HTTP/1.1 bodies are always delimited.
       delimited: !http10 || res.hasHeader('content-length') || isBodyless(req, res),
       reachedMiddleware: state.passed >= info.requests,
@@ -81,43 +104,19 @@ export class HeadTime {
     return decideAtHead({ ...input, policyAnswer: asked.answer, policySource: asked.source });
   }
 
-  /** Writes the verdict into the head: the glue, no rule. */
-  #apply(
-    res: ServerResponse,
-    verdict: Decision | typeof LEFT_TO_NODE,
-    armed: boolean,
-    state: ConnectionState,
-    info: ConnectionInfo,
-  ): void {
-    const { options, tracker } = this.#core;
-    if ('leftToNode' in verdict) {
-      // Node writes the head as it would have; put back the hint fields it copied from the server.
-      if (armed) restoreNodeHint(res);
-      if (debug.enabled) debug('sock#%d req#%d left to Node: %s', info.id, info.requests, verdict.reason);
-      return;
-    }
-    if (verdict.keepAlive) {
-      // An armed response whose handler set neither field: Node writes `Connection:
-      // keep-alive` and, from the fields set at arrival, exactly our hint. Otherwise
-      // both are explicit (a `Connection` header of ours also keeps Node from adding
-      // a Keep-Alive hint of its own): exactly one hint, ours, or none.
-      if (!armed || res.hasHeader('connection') || res.hasHeader('keep-alive')) {
-        if (!res.hasHeader('connection')) res.setHeader('Connection', 'keep-alive');
-        if (options.advertise) {
-          res.setHeader('Keep-Alive', keepAliveValue(options.advertisedTimeout, options.maxRequests - info.requests));
-        } else {
-          res.removeHeader('Keep-Alive');
-        }
-      }
+  #writeKeepAlive(res: ServerResponse, responseConnection: HeaderValue, info: ConnectionInfo): void {
+    const options = this.#core.options;
+    if (responseConnection === undefined) res.setHeader('Connection', 'keep-alive');
+    if (options.advertise) {
+      res.setHeader('Keep-Alive', keepAliveValue(options.advertisedTimeout, options.maxRequests - info.requests));
     } else {
-      tracker.markClosing(state, verdict.closedBy);
-      // Node ends the socket after a response that carries `Connection: close`, once
-      // it has been written in full (RFC 9112 §9.6), and writes no response queued
-      // behind it on a pipelined connection (rule 7).
-      res.setHeader('Connection', 'close');
       res.removeHeader('Keep-Alive');
     }
-    const exposeId = options.exposeConnectionId;
+  }
+
+  /** The connection id header, the debug log and the decision channel: every decision, the same path. */
+  #report(res: ServerResponse, verdict: Decision, info: ConnectionInfo): void {
+    const exposeId = this.#core.options.exposeConnectionId;
     if (exposeId !== false) res.setHeader(exposeId, formatConnectionId(info.id, info.requests));
     if (debug.enabled) {
       debug('sock#%d req#%d %s: %s', info.id, info.requests, verdict.keepAlive ? 'keep-alive' : 'close', verdict.reason);

@@ -47,7 +47,7 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
   /** Accept: a connection that never sends a request is idle from the start. */
   function onConnection(socket: import('node:net').Socket): void {
     if (tracker.get(socket) !== undefined) return;
-    const state = tracker.track(socket, true);
+    const state = tracker.track(socket);
     if (!socket.destroyed) core.idle.arm(socket, state, false);
   }
 
