@@ -94,7 +94,8 @@ async function main(): Promise<void> {
           const name = `${node.callFrame.functionName || '(anonymous)'} ${node.callFrame.url.slice(DIST.length + 8)}:${node.callFrame.lineNumber + 1}`;
           own.set(name, (own.get(name) ?? 0) + (node.hitCount ?? 0));
           if (process.env.PROFILE_LINES) {
-            for (const t of node.positionTicks ?? []) lines.set(`${name} @${t.line}`, (lines.get(`${name} @${t.line}`) ?? 0) + t.ticks);
+            for (const t of node.positionTicks ?? [])
+              lines.set(`${name} @${t.line}`, (lines.get(`${name} @${t.line}`) ?? 0) + t.ticks);
           }
         }
       }
@@ -104,7 +105,8 @@ async function main(): Promise<void> {
       const top = [...own].sort((x, y) => y[1] - x[1]).slice(0, Number(values.top));
       console.error(`${kind} run ${run}: the package's functions by self time`);
       for (const [name, n] of top) console.error(`  ${share(n).padStart(8)}  ${name}`);
-      for (const [name, n] of [...lines].sort((x, y) => y[1] - x[1]).slice(0, 20)) console.error(`  line ${share(n).padStart(8)}  ${name}`);
+      for (const [name, n] of [...lines].sort((x, y) => y[1] - x[1]).slice(0, 20))
+        console.error(`  line ${share(n).padStart(8)}  ${name}`);
     }
   }
   console.log("share of server CPU (profile samples, idle excluded) in the package's own functions, Express 5 hello world");
