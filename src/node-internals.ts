@@ -79,6 +79,18 @@ export function restoreNodeHint(res: ServerResponse): void {
 }
 
 /**
+ * The head a response put on the wire, as Node wrote it: `res._header`, the
+ * status line and header lines Node built in `_storeHeader` (set once the head
+ * is written; `on-headers`-style libraries and Node's own tests read it). Fields
+ * Node adds itself (`Connection`, `Keep-Alive`, `Date`) are only there, not in
+ * `getHeaders()`; 20–26.
+ */
+export function writtenHead(res: ServerResponse): string | undefined {
+  const head = (res as ServerResponse & { _header?: unknown })._header;
+  return typeof head === 'string' ? head : undefined;
+}
+
+/**
  * Stops accepting without `http.Server.prototype.close`'s immediate sweep of idle
  * connections (`closeIdleConnections()`, 19+): the net-level close is what that
  * method calls after the sweep; 20–26.

@@ -9,6 +9,7 @@ import { assertDiagnosisSchema, readmeSchema } from './helpers/doctor-schema.js'
 import { closeServer, listen } from './helpers/servers.js';
 import { connectionPolicy, type ConnectionPolicyOptions } from '../src/index.js';
 import type { Diagnosis } from '../src/doctor/diagnose.js';
+import { get, RawClient } from '../src/doctor/wire.js';
 
 /** Runs the doctor's CLI as users do; resolves with exit code and output. */
 async function doctor(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -161,6 +162,31 @@ describe('connection-doctor', function () {
     const human = await doctor([url, '--idle', '--max-idle', '3000', '--requests', '5']);
     expect(human.stdout).to.match(/idle close enforced\s+no idle period: the connection ends with each response/);
     expect(human.stdout).to.match(/pipelined pair\s+closed after the first/);
+  });
+
+  it('reads chunked responses with trailer fields on a reused connection (RFC 9112 §7.1.2)', async () => {
+    const server = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'Content-Type': 'text/plain', Trailer: 'X-Checksum, X-Count' });
+      res.write('chunk');
+      res.addTrailers({ 'X-Checksum': 'abc', 'X-Count': String(req.url?.length ?? 0) });
+      res.end();
+    });
+    const port = Number(new URL(await serve(server)).port);
+    const client = await RawClient.connect(port);
+    try {
+      for (const path of ['/first', '/second', '/third']) {
+        client.write(get(path));
+        const res = await client.response({ timeoutMs: 2000 });
+        expect([res.status, res.body]).to.deep.equal([200, 'chunk']);
+      }
+      // Pipelined: the second response starts right behind the first one's trailers.
+      client.write(get('/a') + get('/b'));
+      expect((await client.response({ timeoutMs: 2000 })).status).to.equal(200);
+      expect((await client.response({ timeoutMs: 2000 })).status).to.equal(200);
+    } finally {
+      client.destroy();
+    }
   });
 
   it('reports a server that ends idle connections with a reset', async () => {

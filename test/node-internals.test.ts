@@ -14,6 +14,7 @@ import {
   setKeepAliveHint,
   stopAccepting,
   supertestAgentParts,
+  writtenHead,
 } from '../src/node-internals.js';
 
 // Canaries: each undocumented behaviour of Node (or supertest) that src/node-internals.ts
@@ -166,6 +167,26 @@ describe(`Node's internals the package relies on (Node ${process.version})`, () 
       none.count('keep-alive') === 0 && none.header('connection') === 'keep-alive',
     );
     assumption('Node writes no hint on a response whose handler set Connection', closing.count('keep-alive') === 0);
+  });
+
+  it("res._header is the head exactly as written, Node's own Connection and Keep-Alive included", async () => {
+    let head: string | undefined;
+    const { connect } = await start((req, res) => {
+      res.once('finish', () => (head = writtenHead(res)));
+      res.setHeader('X-Own', '1');
+      res.end('ok');
+    });
+    const c = await connect(get('/'));
+    const raw = await c.response();
+    assumption('res._header is a string once the head is written', typeof head === 'string', `got ${typeof head}`);
+    assumption(
+      'res._header holds the header lines Node wrote itself',
+      /\r\nConnection: keep-alive\r\n/.test(head!) &&
+        /\r\nKeep-Alive: timeout=5\r\n/.test(head!) &&
+        /\r\nX-Own: 1\r\n/.test(head!),
+      JSON.stringify(head),
+    );
+    expect(raw.header('connection')).to.equal('keep-alive');
   });
 
   it('net.Server.prototype.close on an http.Server stops accepting without sweeping idle connections', async () => {

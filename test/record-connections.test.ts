@@ -28,6 +28,10 @@ function app(policy: 'keep-alive' | 'close' = 'keep-alive') {
 }
 
 const turn = () => new Promise((r) => setImmediate(r));
+const send = (url: string, agent: http.Agent | false) =>
+  new Promise<void>((resolve, reject) =>
+    http.get(url, { agent }, (res) => res.resume().once('end', resolve)).once('error', reject),
+  );
 
 describe('recordConnections(target)', () => {
   let recorder: ConnectionRecorder | undefined;
@@ -93,11 +97,6 @@ describe('recordConnections(target)', () => {
   });
 
   describe("node:http's Agent", () => {
-    const send = (url: string, agent: http.Agent | false) =>
-      new Promise<void>((resolve, reject) =>
-        http.get(url, { agent }, (res) => res.resume().once('end', resolve)).once('error', reject),
-      );
-
     it('keepAlive: true reuses; agent: false opens one connection per request', async () => {
       recorder = await recordConnections(app());
       const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -116,9 +115,11 @@ describe('recordConnections(target)', () => {
       expect(err.message).to.match(
         /^expected every connection to carry more than one request, but conn#2, conn#3, conn#4 carried only one/,
       );
-      // The request-by-request table: method, path, server connection, ordinal on it.
-      expect(err.message).to.include('req  method  path    connection  ordinal  status  at ms');
-      expect(err.message).to.match(/#1 {3}GET {5}\/queue {2}conn#2 {6}1 \(new\) {2}200/);
+      // The request-by-request table: method, path, server connection, ordinal on it, and
+      // what the server answered (agent: false sends Connection: close, so rule 1 closes).
+      expect(err.message).to.match(/\n {2}req +method +path +conn +ordinal +status +connection +keep-alive +at ms\n/);
+      expect(err.message).to.match(/#1 +GET +\/queue +conn#2 +1 \(new\) +200 +close +- +\d/);
+      expect(err.message).to.include('the server answered "Connection: close"');
     });
   });
 
@@ -137,6 +138,50 @@ describe('recordConnections(target)', () => {
     await expectResetConnection(recorder);
     const err = await rejection(expectReusedConnection(recorder));
     expect(err.message).to.match(/carried only one/);
+  });
+
+  it('records the Connection and Keep-Alive each response went out with, and shows them when an assertion fails', async () => {
+    recorder = await recordConnections(app());
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (let i = 0; i < 2; i++) await send(recorder.url + 'queue', agent);
+    } finally {
+      agent.destroy();
+    }
+    // Written by Node from the policy's fields (no setHeader): read from the head on the wire.
+    expect(recorder.requests.map((r) => [r.connectionHeader, r.keepAliveHeader])).to.deep.equal([
+      ['keep-alive', 'timeout=64'],
+      ['keep-alive', 'timeout=64'],
+    ]);
+    const report = await expectReusedConnection(recorder);
+    expect(report.requests.map((r) => [r.connection, r.keepAlive])).to.deep.equal([
+      ['keep-alive', 'timeout=64'],
+      ['keep-alive', 'timeout=64'],
+    ]);
+    await recorder.close();
+
+    recorder = await recordConnections(app('close'));
+    const closing = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (let i = 0; i < 2; i++) await send(recorder.url + 'queue', closing);
+    } finally {
+      closing.destroy();
+    }
+    const err = await rejection(expectReusedConnection(recorder));
+    expect(err.message).to.include('the server answered "Connection: close"');
+    expect(err.message).to.match(/#1 +GET +\/queue +conn#\d +1 \(new\) +200 +close +- /);
+    expect(err.message).to.match(/#2 +GET +\/queue +conn#\d +1 \(new\) +200 +close +- /);
+    expect((await expectResetConnection(recorder)).requests.map((r) => r.connection)).to.deep.equal(['close', 'close']);
+  });
+
+  it('a wrong request count names the assertion that was called', async () => {
+    recorder = await recordConnections(app());
+    await (await fetch(recorder.url + 'queue')).text();
+    const reset = await rejection(expectResetConnection(recorder, { requests: 5 }));
+    expect(reset).to.be.instanceOf(AssertionError);
+    expect((reset as AssertionError).operator).to.equal('expectResetConnection');
+    const reused = await rejection(expectReusedConnection(recorder, { requests: 5 }));
+    expect((reused as AssertionError).operator).to.equal('expectReusedConnection');
   });
 
   it('never changes a response: status, headers and body are the same with and without recording', async () => {

@@ -188,9 +188,9 @@ function parseResponse(buf: Buffer, head: boolean, ended: boolean): { response: 
       const size = parseInt(buf.subarray(offset, lineEnd).toString('latin1'), 16);
       const dataStart = lineEnd + 2;
       if (size === 0) {
-        const trailerEnd = buf.indexOf('\r\n', dataStart);
-        if (trailerEnd === -1) return undefined;
-        return { response: makeResponse(statusLine, headers, body), length: trailerEnd + 2 };
+        const trailerEnd = endOfTrailers(buf, dataStart);
+        if (trailerEnd === undefined) return undefined;
+        return { response: makeResponse(statusLine, headers, body), length: trailerEnd };
       }
       if (buf.length < dataStart + size + 2) return undefined;
       body += buf.subarray(dataStart, dataStart + size).toString('latin1');
@@ -200,6 +200,22 @@ function parseResponse(buf: Buffer, head: boolean, ended: boolean): { response: 
   // Delimited by the close of the connection (RFC 9112 §6.3, item 8).
   if (!ended) return undefined;
   return { response: makeResponse(statusLine, headers, buf.subarray(offset).toString('latin1')), length: buf.length };
+}
+
+/**
+ * RFC 9112 §7.1: after the last chunk comes the trailer section, field lines
+ * each ended by CRLF, then an empty line. Returns the offset just past that
+ * empty line, or undefined if it has not arrived yet. (Trailer fields are not
+ * kept: a recipient may discard them, RFC 9112 §7.1.2.)
+ */
+function endOfTrailers(buf: Buffer, start: number): number | undefined {
+  let offset = start;
+  for (;;) {
+    const lineEnd = buf.indexOf('\r\n', offset);
+    if (lineEnd === -1) return undefined;
+    if (lineEnd === offset) return lineEnd + 2;
+    offset = lineEnd + 2;
+  }
 }
 
 /** `GET / HTTP/1.1` with the given extra header lines. */

@@ -2,6 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import net, { type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { writtenHead } from '../node-internals.js';
 import { listenOnLoopback, closeStarted, urlOf } from './target.js';
 
 /** One request as the server received it. */
@@ -16,6 +17,10 @@ export interface RecordedRequest {
   at: number;
   /** The response's status, once the response has finished. */
   status?: number;
+  /** The `Connection` header the response went out with (whoever set it: a policy, a handler, Node), once finished. */
+  connectionHeader?: string;
+  /** Its `Keep-Alive` header, where it had one. */
+  keepAliveHeader?: string;
 }
 
 /** What `recordConnections()` returns. */
@@ -30,6 +35,25 @@ export interface ConnectionRecorder {
   clear(): void;
   /** Closes a server `recordConnections()` started; stops recording on one it did not start. */
   close(): Promise<void>;
+}
+
+/** Status and connection headers as written: from the head Node put on the wire. */
+function recordResponse(entry: RecordedRequest, res: ServerResponse): void {
+  entry.status = res.statusCode;
+  const head = writtenHead(res);
+  if (head === undefined) return;
+  const field = (name: string) => {
+    const values = head
+      .split('\r\n')
+      .slice(1)
+      .filter((line) => line.slice(0, name.length + 1).toLowerCase() === `${name}:`)
+      .map((line) => line.slice(name.length + 1).trim());
+    return values.length === 0 ? undefined : values.join(', ');
+  };
+  const connection = field('connection');
+  const keepAlive = field('keep-alive');
+  if (connection !== undefined) entry.connectionHeader = connection;
+  if (keepAlive !== undefined) entry.keepAliveHeader = keepAlive;
 }
 
 /** What can be recorded: a server (listening or not), an Express app, or a request listener. */
@@ -77,7 +101,7 @@ export async function recordConnections(target: RecordTarget): Promise<Connectio
     counts.set(socket, ordinal);
     const entry: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', connection, ordinal, at: performance.now() };
     recorded.push(entry);
-    res.once('finish', () => (entry.status = res.statusCode));
+    res.once('finish', () => recordResponse(entry, res));
   };
   server.prependListener('request', onRequest);
 

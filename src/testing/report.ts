@@ -1,5 +1,6 @@
 import { AssertionError } from 'node:assert';
 import { formatConnectionId } from '../connection-id.js';
+import type { RecordedRequest } from './recorder.js';
 
 /** One request of a probe, as the client saw it (and the server, where it says). */
 export interface ProbedRequest {
@@ -38,7 +39,7 @@ export interface ConnectionReport {
 }
 
 const COLUMNS = ['req', 'status', 'socket', 'reused', 'connection', 'keep-alive', 'server id', 'ms'];
-const RECORDED_COLUMNS = ['req', 'method', 'path', 'connection', 'ordinal', 'status', 'at ms'];
+const RECORDED_COLUMNS = ['req', 'method', 'path', 'conn', 'ordinal', 'status', 'connection', 'keep-alive', 'at ms'];
 
 /** The report as a small aligned table, one row per request. */
 export function formatReport(report: ConnectionReport): string {
@@ -53,6 +54,8 @@ export function formatReport(report: ConnectionReport): string {
           `conn#${r.socket}`,
           `${r.ordinal}${r.ordinal === 1 ? ' (new)' : ''}`,
           r.status ? String(r.status) : '-',
+          r.connection ?? '-',
+          r.keepAlive ?? '-',
           r.ms.toFixed(1),
         ]
       : [
@@ -82,16 +85,20 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
+/** "the server answered Connection: close", where it did: the first thing to rule out. */
+function closeHint(report: ConnectionReport): string {
+  const closing = report.requests.find((r) => r.connection?.toLowerCase().includes('close'));
+  return closing ? `; the server answered "Connection: ${closing.connection}"` : '';
+}
+
 /** Passes when every request after the first went over the first request's socket. */
 export function assertReused(report: ConnectionReport): ConnectionReport {
   const first = report.requests[0]!.socket;
   const strays = report.requests.slice(1).filter((r) => r.socket !== first || !r.reused).length;
   if (strays === 0) return report;
-  const closing = report.requests.find((r) => r.connection?.toLowerCase().includes('close'));
-  const hint = closing ? `; the server answered "Connection: ${closing.connection}"` : '';
   fail(
     `expected all ${report.requests.length} requests to reuse one connection, but ` +
-      `${strays} of ${report.requests.length - 1} later requests did not (${plural(report.sockets, 'socket')} used${hint})`,
+      `${strays} of ${report.requests.length - 1} later requests did not (${plural(report.sockets, 'socket')} used${closeHint(report)})`,
     report,
     'reused',
   );
@@ -110,9 +117,7 @@ export function assertReset(report: ConnectionReport): ConnectionReport {
 }
 
 /** A report built from what a recorder saw: "socket" is the server-side connection. */
-export function recordedReport(
-  requests: ReadonlyArray<{ method: string; path: string; connection: number; ordinal: number; at: number; status?: number }>,
-): ConnectionReport {
+export function recordedReport(requests: readonly RecordedRequest[]): ConnectionReport {
   const t0 = requests[0]?.at ?? 0;
   const connections = new Set(requests.map((r) => r.connection)).size;
   return {
@@ -121,6 +126,8 @@ export function recordedReport(
       socket: r.connection,
       reused: r.ordinal > 1,
       serverConnection: formatConnectionId(r.connection, r.ordinal),
+      ...(r.connectionHeader !== undefined ? { connection: r.connectionHeader } : {}),
+      ...(r.keepAliveHeader !== undefined ? { keepAlive: r.keepAliveHeader } : {}),
       ms: r.at - t0,
       method: r.method,
       path: r.path,
@@ -140,7 +147,7 @@ export function assertRecordedReused(
   report: ConnectionReport,
   limits: { requests?: number | undefined; connections?: number | undefined },
 ): ConnectionReport {
-  checkRecordedCount(report, limits.requests, assertRecordedReused);
+  checkRecordedCount(report, limits.requests, 'reused', assertRecordedReused);
   if (report.requests.length < 2) {
     fail(
       `expected at least 2 recorded requests to judge reuse, but ${plural(report.requests.length, 'request')} arrived`,
@@ -155,7 +162,7 @@ export function assertRecordedReused(
   if (single.length > 0) {
     fail(
       `expected every connection to carry more than one request, but ${single.join(', ')} carried only one ` +
-        `(${plural(report.sockets, 'connection')} for ${plural(report.requests.length, 'request')})`,
+        `(${plural(report.sockets, 'connection')} for ${plural(report.requests.length, 'request')}${closeHint(report)})`,
       report,
       'reused',
       assertRecordedReused,
@@ -174,7 +181,7 @@ export function assertRecordedReused(
 
 /** Every recorded request came over a connection of its own. */
 export function assertRecordedReset(report: ConnectionReport, limits: { requests?: number | undefined }): ConnectionReport {
-  checkRecordedCount(report, limits.requests, assertRecordedReset);
+  checkRecordedCount(report, limits.requests, 'reset', assertRecordedReset);
   const reused = report.requests.filter((r) => r.ordinal !== 1).length;
   if (report.requests.length > 0 && reused === 0 && report.sockets === report.requests.length) return report;
   fail(
@@ -191,9 +198,15 @@ export function assertRecordedReset(report: ConnectionReport, limits: { requests
 /** The function a failure's stack starts above (Error.captureStackTrace). */
 type StackTop = (...args: never[]) => unknown;
 
-function checkRecordedCount(report: ConnectionReport, expected: number | undefined, caller: StackTop): void {
+/** `requests` in the options: the exact number expected, checked first, named as the assertion called. */
+function checkRecordedCount(
+  report: ConnectionReport,
+  expected: number | undefined,
+  kind: 'reused' | 'reset',
+  caller: StackTop,
+): void {
   if (expected !== undefined && report.requests.length !== expected) {
-    fail(`expected ${plural(expected, 'recorded request')}, but ${report.requests.length} arrived`, report, 'reused', caller);
+    fail(`expected ${plural(expected, 'recorded request')}, but ${report.requests.length} arrived`, report, kind, caller);
   }
 }
 
