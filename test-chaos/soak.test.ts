@@ -19,7 +19,7 @@ const IDLE = 300;
 /** Forces a full collection (mocha runs this suite with --expose-gc) and reads the heap. */
 function heapAfterGc(): number {
   const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) throw new Error('run with node --expose-gc (.mocharc.chaos.json does)');
+  if (!gc) throw new Error('run with node --expose-gc (.mocharc.chaos.cjs does)');
   gc();
   gc();
   return process.memoryUsage().heapUsed;

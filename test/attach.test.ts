@@ -7,13 +7,31 @@ import tls from 'node:tls';
 import sinon from 'sinon';
 import { RawClient, get } from './helpers/raw.js';
 import { closeServer, listen } from './helpers/servers.js';
+import { eventually } from './helpers/wait.js';
 import { connectionPolicy } from '../src/index.js';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
 const TLS_OPTIONS = { key: fixture('localhost-key.pem'), cert: fixture('localhost-cert.pem') };
 
 describe('policy.attach(server)', () => {
-  afterEach(() => sinon.restore());
+  // Everything a test opens is closed after it, whether it passed or not (a failed
+  // assertion must not leave a listening server that keeps mocha from exiting).
+  const servers: net.Server[] = [];
+  const sockets: Array<{ destroy(): unknown }> = [];
+  afterEach(async () => {
+    sinon.restore();
+    for (const s of sockets.splice(0)) s.destroy();
+    for (const s of servers.splice(0)) if (s.listening) await closeServer(s as http.Server);
+  });
+  async function serve(server: http.Server): Promise<number> {
+    servers.push(server);
+    return listen(server);
+  }
+  async function send(port: number, payload: string): Promise<RawClient> {
+    const c = await RawClient.send(port, payload);
+    sockets.push(c);
+    return c;
+  }
 
   it('returns the server, and a second call changes nothing', async () => {
     const policy = connectionPolicy({ idleTimeout: 10_000 });
@@ -22,12 +40,10 @@ describe('policy.attach(server)', () => {
     const listeners = server.listenerCount('connection');
     expect(policy.attach(server)).to.equal(server);
     expect(server.listenerCount('connection')).to.equal(listeners);
-    const port = await listen(server);
-    const c = await RawClient.send(port, get('/'));
+    const port = await serve(server);
+    const c = await send(port, get('/'));
     await c.response();
     expect(policy.stats()).to.include({ accepted: 1, requests: 1 });
-    c.destroy();
-    await closeServer(server);
   });
 
   it('aligns keepAliveTimeout and keeps headersTimeout ≤ requestTimeout', () => {
@@ -50,26 +66,22 @@ describe('policy.attach(server)', () => {
     // A server that asked for Nagle: the policy turns it off per connection.
     const server = policy.attach(http.createServer({ noDelay: false }, (req, res) => res.end()));
     const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
-    const port = await listen(server);
-    const c = await RawClient.connect(port);
+    const port = await serve(server);
+    sockets.push(await RawClient.connect(port));
     const socket = await accepted;
     await new Promise((r) => setImmediate(r));
     expect(noDelay.calledOn(socket) && noDelay.calledWith(true)).to.equal(true);
     expect(keepAlive.calledOn(socket) && keepAlive.calledWith(true, 30_000)).to.equal(true);
-    c.destroy();
-    await closeServer(server);
   });
 
   it('never turns Nagle back on with noDelay: false', async () => {
     const noDelay = sinon.spy(net.Socket.prototype, 'setNoDelay');
     const policy = connectionPolicy({ noDelay: false });
     const server = policy.attach(http.createServer((req, res) => policy(req, res, () => res.end('x'))));
-    const port = await listen(server);
-    const c = await RawClient.send(port, get('/'));
+    const port = await serve(server);
+    const c = await send(port, get('/'));
     await c.response();
     expect(noDelay.calledWith(false)).to.equal(false);
-    c.destroy();
-    await closeServer(server);
   });
 
   it('tracks HTTPS connections (the TLS socket), and one policy serves two servers', async () => {
@@ -77,23 +89,22 @@ describe('policy.attach(server)', () => {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => policy(req, res, () => res.end('x'));
     const secure = policy.attach(https.createServer(TLS_OPTIONS, handler));
     const plain = policy.attach(http.createServer(handler));
-    const [securePort, plainPort] = await Promise.all([listen(secure), listen(plain)]);
+    const [securePort, plainPort] = await Promise.all([serve(secure), serve(plain)]);
 
     const tlsSocket = tls.connect({ port: securePort, host: '127.0.0.1', rejectUnauthorized: false });
+    sockets.push(tlsSocket);
     await new Promise((r) => tlsSocket.once('secureConnect', r));
     let buf = '';
     tlsSocket.on('data', (d) => (buf += d));
     tlsSocket.write(get('/') + get('/'));
-    while ((buf.match(/\r\n\r\nx/g) ?? []).length < 2) await new Promise((r) => setTimeout(r, 5));
+    await eventually(() => (buf.match(/\r\n\r\nx/g) ?? []).length === 2, 'both responses over TLS');
     expect(buf.match(/x-connection-id: (\d+);req=2/)).to.not.equal(null);
 
-    const c = await RawClient.send(plainPort, get('/'));
+    const c = await send(plainPort, get('/'));
     await c.response();
     expect(policy.stats()).to.include({ accepted: 2, requests: 3, reusedRequests: 1, open: 2 });
     const drained = await policy.drain();
     expect(drained).to.deep.equal({ graceful: 2, destroyed: 0 });
     expect(secure.listening || plain.listening).to.equal(false);
-    tlsSocket.destroy();
-    c.destroy();
   });
 });

@@ -56,6 +56,9 @@ describe('diagnostics channels', () => {
       const decisions = recording<DecisionMessage>(DECISION_CHANNEL);
       const closes = recording<CloseMessage>(CLOSE_CHANNEL);
       const ts = await fx.start(flavor, {}, routes, { attach: true });
+      // A second connection, open the whole time: counts are per connection, not per server.
+      const other = await fx.send(get('/'));
+      await other.response();
       const c = await fx.send(get('/'));
       await c.response();
       c.write(get('/stream'));
@@ -65,12 +68,15 @@ describe('diagnostics channels', () => {
       expect(last.header('connection')).to.equal('close');
       expect((await c.closed(1000)).kind).to.equal('fin');
       await new Promise((r) => setImmediate(r));
-      expect(decisions.map((d) => [d.info.requests, d.keepAlive, d.reason])).to.deep.equal([
+      const [otherDecision, ...ofC] = decisions;
+      expect([otherDecision!.info.requests, otherDecision!.keepAlive]).to.deep.equal([1, true]);
+      expect(ofC.map((d) => [d.info.requests, d.keepAlive, d.reason])).to.deep.equal([
         [1, true, 'persistent by default (RFC 9112 §9.3)'],
         [2, true, 'persistent by default (RFC 9112 §9.3)'],
         [3, false, 'client sent Connection: close (RFC 9112 §9.6)'],
       ]);
-      const first = decisions[0]!;
+      const first = ofC[0]!;
+      expect(first.info.id).to.not.equal(otherDecision!.info.id);
       expect(first.request.url).to.equal('/');
       expect(first.response.req).to.equal(first.request);
       expect(first.info).to.deep.equal({ id: first.info.id, requests: 1, reused: false, openedAt: first.info.openedAt });
@@ -82,6 +88,14 @@ describe('diagnostics channels', () => {
       expect(closed.socket).to.equal(first.request.socket);
       expect(closed.durationMs).to.be.a('number').and.to.be.at.least(0).and.below(5000);
       expect(ts.policy.stats().closed.client).to.equal(1);
+      other.write(get('/', 'Connection: close'));
+      await other.response();
+      await other.closed(1000);
+      await new Promise((r) => setImmediate(r));
+      expect(closes.map((m) => [m.id, m.requests])).to.deep.equal([
+        [first.info.id, 3],
+        [otherDecision!.info.id, 2],
+      ]);
     });
   }
 

@@ -1,7 +1,9 @@
 import { expect } from 'chai';
 import { RawClient, get } from './helpers/raw.js';
-import { startServer, type TestServer } from './helpers/servers.js';
-import { connectionInfo, type ConnectionInfo } from '../src/index.js';
+import http from 'node:http';
+import express from 'express';
+import { closeServer, listen, startServer, type TestServer } from './helpers/servers.js';
+import { connectionInfo, connectionPolicy, type ConnectionInfo } from '../src/index.js';
 
 describe('connectionInfo(req) and exposeConnectionId', () => {
   let ts: TestServer;
@@ -36,7 +38,7 @@ describe('connectionInfo(req) and exposeConnectionId', () => {
     expect(ids).to.deep.equal([`${a1.id};req=1`, `${a1.id};req=2`, `${b1.id};req=1`, `${a1.id};req=3`]);
   });
 
-  it('uses a custom header name and sends none when off', async () => {
+  it('uses a custom header name, and only that one', async () => {
     ts = await startServer('express5', { exposeConnectionId: 'X-Conn' }, (req, res) => res.end('x'));
     const c = await RawClient.send(ts.port, get('/'));
     clients.push(c);
@@ -45,20 +47,47 @@ describe('connectionInfo(req) and exposeConnectionId', () => {
     expect(res.count('x-connection-id')).to.equal(0);
   });
 
-  it('returns undefined for a request that did not pass through the middleware', async () => {
-    ts = await startServer('express5', {}, (req, res) => res.end('x'));
-    let seen: unknown = 'unset';
-    const { createServer } = await import('node:http');
-    const bare = createServer((req, res) => {
-      seen = connectionInfo(req);
-      res.end();
+  for (const options of [{}, { exposeConnectionId: false }] as const) {
+    it(`sends none when off (${JSON.stringify(options)}), on kept-alive and closing responses alike`, async () => {
+      ts = await startServer('express5', options, (req, res) => res.end('x'));
+      const c = await RawClient.send(ts.port, get('/'));
+      clients.push(c);
+      const kept = await c.response();
+      c.write(get('/', 'Connection: close'));
+      const closing = await c.response();
+      expect([kept.header('connection'), closing.header('connection')]).to.deep.equal(['keep-alive', 'close']);
+      // No header of any name carries an id.
+      for (const res of [kept, closing]) {
+        expect(
+          Object.values(res.headers)
+            .flat()
+            .filter((v) => /;req=\d+$/.test(v)),
+        ).to.deep.equal([]);
+      }
     });
-    await new Promise<void>((r) => bare.listen(0, '127.0.0.1', () => r()));
-    const port = (bare.address() as { port: number }).port;
-    const c = await RawClient.send(port, get('/', 'Connection: close'));
-    clients.push(c);
-    await c.response();
-    await new Promise((r) => bare.close(r));
-    expect(seen).to.equal(undefined);
+  }
+
+  it('is undefined for a request of a server the policy has not seen, and set from then on', async () => {
+    // The policy is mounted on /api only; the server's first request goes elsewhere.
+    const seen: Array<ConnectionInfo | undefined> = [];
+    const app = express();
+    const api = express.Router();
+    api.use(connectionPolicy());
+    app.use('/api', api);
+    app.use((req, res) => {
+      seen.push(connectionInfo(req));
+      res.end('x');
+    });
+    const server = http.createServer(app);
+    const port = await listen(server);
+    ts = { close: () => closeServer(server) } as TestServer;
+    for (const path of ['/other', '/api/x', '/other']) {
+      const c = await RawClient.send(port, get(path));
+      clients.push(c);
+      await c.response();
+    }
+    // Before the policy met the server: undefined. After: its 'request' listener
+    // admits every request of that server, before any route (README, "Connection info").
+    expect(seen.map((info) => info?.requests)).to.deep.equal([undefined, 1, 1]);
   });
 });

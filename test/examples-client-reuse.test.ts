@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { ensureBuilt } from './helpers/build.js';
 
 // The copyable client-reuse tests in examples/, run the way their headers say,
 // against the built package (they import 'express-connection-policy/testing').
@@ -23,6 +24,10 @@ function run(args: string[]): Promise<{ code: number | null; output: string }> {
 
 describe('examples/client-reuse.*', function () {
   this.timeout(30_000);
+  before(function () {
+    this.timeout(120_000);
+    ensureBuilt();
+  });
 
   it('the mocha variant passes', async () => {
     const { code, output } = await run([

@@ -12,33 +12,65 @@ import { connectionPolicy } from '../src/index.js';
 describe('the head-time hook', () => {
   const fx = useTestServer();
 
-  const shapes: Array<[string, (res: http.ServerResponse) => void]> = [
-    ['an object', (res) => res.writeHead(200, { 'Content-Length': '2', Connection: 'close' })],
-    ['an object after a reason phrase', (res) => res.writeHead(200, 'Fine', { 'content-length': '2', connection: 'close' })],
-    ['a flat array', (res) => res.writeHead(200, ['Content-Length', '2', 'Connection', 'close'])],
+  // Each with a status of its own: the head must keep the status it was given.
+  const shapes: Array<[string, string, (res: http.ServerResponse) => void]> = [
+    ['an object', 'HTTP/1.1 404 Not Found', (res) => res.writeHead(404, { 'Content-Length': '2', Connection: 'close' })],
+    [
+      'an object after a reason phrase',
+      'HTTP/1.1 503 Later',
+      (res) => res.writeHead(503, 'Later', { 'content-length': '2', connection: 'close' }),
+    ],
+    [
+      'a flat array',
+      'HTTP/1.1 500 Internal Server Error',
+      (res) => res.writeHead(500, ['Content-Length', '2', 'Connection', 'close']),
+    ],
     [
       'an array of pairs',
+      'HTTP/1.1 201 Created',
       (res) =>
-        res.writeHead(200, [
+        res.writeHead(201, [
           ['Content-Length', '2'],
           ['CONNECTION', 'close'],
         ] as never),
     ],
   ];
-  for (const [label, write] of shapes) {
-    it(`sees a Connection: close passed to writeHead as ${label}: one Connection header, no hint, a FIN`, async () => {
+  for (const [label, statusLine, write] of shapes) {
+    it(`sees a Connection: close passed to writeHead as ${label}: its status, one Connection header, no hint, a FIN`, async () => {
       const ts = await fx.start('http', {}, (req, res) => {
         write(res);
         res.end('ok');
       });
       const c = await fx.send(get('/'));
       const res = await c.response();
+      expect(res.statusLine).to.equal(statusLine);
       expect(res.body).to.equal('ok');
       expect(res.count('connection')).to.equal(1);
       expect(res.header('connection')).to.equal('close');
       expect(res.count('keep-alive')).to.equal(0);
       expect((await c.closed(2000)).kind).to.equal('fin');
       expect(ts.policy.stats().closed.policy).to.equal(1);
+    });
+  }
+
+  for (const [label, headers] of [
+    ['an object', { 'Content-Length': '2', 'Keep-Alive': 'timeout=999' }],
+    ['a flat array', ['Content-Length', '2', 'keep-alive', 'timeout=999, max=5']],
+    ['an object with Connection: keep-alive', { 'Content-Length': '2', Connection: 'keep-alive', 'Keep-Alive': 'timeout=1' }],
+  ] as const) {
+    it(`replaces a handler's Keep-Alive passed to writeHead as ${label} with the policy's: exactly one hint`, async () => {
+      await fx.start('http', {}, (req, res) => {
+        res.writeHead(404, headers as never);
+        res.end('no');
+      });
+      const c = await fx.send(get('/'));
+      const res = await c.response();
+      expect(res.statusLine).to.equal('HTTP/1.1 404 Not Found');
+      expect(res.count('connection')).to.equal(1);
+      expect(res.header('connection')).to.equal('keep-alive');
+      expect(res.count('keep-alive')).to.equal(1);
+      expect(res.header('keep-alive')).to.equal('timeout=64');
+      expect((await c.closed(300)).kind).to.equal('open');
     });
   }
 

@@ -1,7 +1,9 @@
 import { expect } from 'chai';
 import { RawClient, get } from './helpers/raw.js';
 import { eventually } from './helpers/wait.js';
-import { FLAVORS, routes, useTestServer, type TestServer } from './helpers/servers.js';
+import http from 'node:http';
+import { FLAVORS, closeServer, listen, routes, useTestServer, type TestServer } from './helpers/servers.js';
+import { connectionPolicy } from '../src/index.js';
 
 // `idleTimeout`: enforced per socket by the middleware itself. Bounds are generous
 // (0.8×–2× the configured value): these tests check behaviour, not speed.
@@ -25,17 +27,17 @@ for (const flavor of FLAVORS) {
     });
 
     it("overrides Node's shorter keepAliveTimeout (the 5 s default of Node 20–26)", async () => {
-      ts = await fx.start(flavor, { idleTimeout: 1500 }, routes, {
+      ts = await fx.start(flavor, { idleTimeout: 2000 }, routes, {
         configure: (server) => {
-          server.keepAliveTimeout = 200;
+          server.keepAliveTimeout = 100;
         },
       });
       client = await fx.send(get('/'));
       await client.response();
-      // Node alone would close at 200 + 1000 ms.
-      const closed = await client.closed(3000);
+      // Node alone would close at 100 + 1000 ms, well below 0.8 × 2000.
+      const closed = await client.closed(5000);
       expect(closed.kind).to.equal('fin');
-      expect(closed.afterMs).to.be.within(1500 * 0.8, 1500 * 2);
+      expect(closed.afterMs).to.be.within(2000 * 0.8, 2000 * 2);
     });
 
     it('does not cut a slow next request short (also with keepAliveTimeout 0)', async () => {
@@ -91,5 +93,61 @@ describe('idleTimeout with attach()', () => {
   it("sets Node's keepAliveTimeout so that Node's own close also lands at idleTimeout", async () => {
     ts = await fx.start('http', { idleTimeout: 65_000 }, routes, { attach: true });
     expect(ts.server.keepAliveTimeout).to.equal(64_000);
+  });
+
+  it('closes at idleTimeout after a response the middleware never saw', async () => {
+    // The handler answers without calling the middleware: rule 6 leaves the response
+    // to Node, and only Node's own idle timer runs after it.
+    const policy = connectionPolicy({ idleTimeout: 1500 });
+    const server = policy.attach(http.createServer((req, res) => res.end('not through the policy')));
+    const port = await listen(server);
+    const c = await RawClient.connect(port);
+    try {
+      c.write(get('/'));
+      expect((await c.response()).body).to.equal('not through the policy');
+      // Node's default would close at 5000 + 1000 ms.
+      const closed = await c.closed(4000);
+      expect(closed.kind).to.equal('fin');
+      expect(closed.afterMs).to.be.within(1500 * 0.8, 1500 * 2);
+    } finally {
+      c.destroy();
+      await closeServer(server);
+    }
+  });
+});
+
+describe('idleTimeout without attach()', () => {
+  it("aligns Node's keepAliveTimeout on the first request the middleware sees, so no response needs a timer of its own", async () => {
+    const policy = connectionPolicy({ idleTimeout: 3000 });
+    let withPolicy = -1;
+    let withoutPolicy = -1;
+    const server = http.createServer((req, res) =>
+      policy(req, res, () => {
+        withPolicy = res.listenerCount('close');
+        res.end('ok');
+      }),
+    );
+    const bare = http.createServer((req, res) => {
+      withoutPolicy = res.listenerCount('close');
+      res.end('ok');
+    });
+    const [port, barePort] = [await listen(server), await listen(bare)];
+    try {
+      expect(server.keepAliveTimeout).to.equal(5000);
+      const c = await RawClient.send(port, get('/'));
+      await c.response();
+      c.write(get('/'));
+      await c.response();
+      c.destroy();
+      expect(server.keepAliveTimeout).to.equal(2000);
+      // The second response has as many 'close' listeners as a bare server's.
+      const b = await RawClient.send(barePort, get('/'));
+      await b.response();
+      b.destroy();
+      expect(withPolicy).to.equal(withoutPolicy);
+    } finally {
+      await closeServer(server);
+      await closeServer(bare);
+    }
   });
 });

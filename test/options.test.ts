@@ -85,9 +85,21 @@ describe('connectionPolicy(options)', () => {
 
   describe('valid options', () => {
     it('fills in every default', () => {
-      const { advertisedTimeout, ...resolved } = connectionPolicy().options;
-      expect(resolved).to.deep.equal({ ...DEFAULTS, exposeConnectionId: false });
-      expect(advertisedTimeout).to.equal(64);
+      // Written out, not taken from DEFAULTS: a changed default must fail here (and in
+      // the README table test) rather than pass along with the code.
+      expect(connectionPolicy().options).to.deep.equal({
+        policy: 'keep-alive',
+        idleTimeout: 65_000,
+        maxRequests: Infinity,
+        maxAge: Infinity,
+        maxAgeJitter: 0.1,
+        advertise: true,
+        noDelay: true,
+        tcpKeepAlive: false,
+        exposeConnectionId: false,
+        advertisedTimeout: 64,
+      });
+      expect(Object.isFrozen(connectionPolicy().options)).to.equal(true);
     });
 
     it('treats undefined like an omitted option', () => {

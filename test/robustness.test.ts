@@ -107,8 +107,12 @@ for (const flavor of FLAVORS) {
 
     it('survives a pipelined request after the client’s own Connection: close', async () => {
       const c = await open(get('/', 'Connection: close') + get('/'));
-      await c.closed(2000);
+      expect((await c.response()).header('connection')).to.equal('close');
+      // The request behind it is never answered (rule 7): the server ends the connection.
+      expect((await c.closed(2000)).kind).to.equal('fin');
+      expect(c.rest).to.equal('');
       await settled(ts);
+      expect(ts.policy.stats().closed.client).to.equal(1);
     });
 
     it('survives garbage that is not HTTP', async () => {

@@ -39,8 +39,11 @@ describe('upgrade requests', () => {
     expect(res.header('connection')).to.equal('Upgrade');
     expect(res.count('keep-alive')).to.equal(0);
     expect(upgraded).to.have.length(1);
-    // Past idleTimeout the upgraded connection is still the listener's.
+    // Past idleTimeout the upgraded connection is still the listener's, and the
+    // policy's idle timer on it is off (it would otherwise fire every 200 ms for as
+    // long as the WebSocket lives).
     expect((await client.closed(500)).kind).to.equal('open');
+    expect(upgraded[0]!.timeout).to.equal(0);
     client.write('ping');
     await eventually(() => client.rest === 'ping', 'the echo of ping');
     upgraded[0]!.destroy();
