@@ -49,6 +49,8 @@ const PAIRS: Pair[] = [
   { name: 'policy', a: 'pass', b: 'policy', target: 0.97 },
   { name: 'attached', a: 'pass', b: 'policy-attached', target: 0.98 },
   { name: 'http A/A', a: 'bare-http', b: 'bare-http-twin' },
+  { name: 'listener', a: 'pass', b: 'listener' },
+  { name: 'listener+fields', a: 'pass', b: 'listener-fields' },
   { name: 'http policy', a: 'bare-http', b: 'http-policy' },
   { name: 'http attached', a: 'bare-http', b: 'http-policy-attached' },
 ];
@@ -71,9 +73,17 @@ interface Servers {
   stop(): void;
 }
 
-function startServers(): Promise<Servers> {
+function startServers(names: string[]): Promise<Servers> {
   const script = fileURLToPath(new URL('lib/slice-server.ts', import.meta.url));
-  const args = [process.execPath, '--import', 'tsx', script, ...(values.baseline ? ['--baseline', values.baseline] : [])];
+  const args = [
+    process.execPath,
+    '--import',
+    'tsx',
+    script,
+    '--servers',
+    names.join(','),
+    ...(values.baseline ? ['--baseline', values.baseline] : []),
+  ];
   const command = hasTaskset ? ['taskset', '-c', '0', ...args] : args;
   const child = spawn(command[0]!, command.slice(1), {
     cwd: fileURLToPath(new URL('..', import.meta.url)),
@@ -142,26 +152,22 @@ async function measure(servers: Servers, a: Lane[], b: Lane[], pair: Pair): Prom
 }
 
 async function main(): Promise<void> {
-  const servers = await startServers();
   const results: Result[] = [];
-  try {
-    for (const connections of values.connections.split(',').map(Number)) {
-      for (const pair of pairs) {
+  for (const connections of values.connections.split(',').map(Number)) {
+    for (const pair of pairs) {
+      // A fresh process per pair, holding that pair's two servers only.
+      const servers = await startServers([pair.a, pair.b]);
+      try {
         const open = (name: string) => Promise.all(Array.from({ length: connections }, () => Lane.open(servers.ports[name]!)));
         const [a, b] = [await open(pair.a), await open(pair.b)];
         const ratios = await measure(servers, a, b, pair);
         for (const lane of [...a, ...b]) lane.socket.destroy();
-        results.push({
-          pair: pair.name,
-          connections,
-          mean: spread(ratios.mean),
-          median: spread(ratios.median),
-          target: pair.target,
-        });
+        const [mean, median] = [spread(ratios.mean), spread(ratios.median)];
+        results.push({ pair: pair.name, connections, mean, median, target: pair.target });
+      } finally {
+        servers.stop();
       }
     }
-  } finally {
-    servers.stop();
   }
   if (values.json) {
     console.log(JSON.stringify({ rounds, requestsPerRound: perRound, results }, null, 2));

@@ -29,6 +29,7 @@ const { values } = parseArgs({
 
 interface ProfileNode {
   id: number;
+  children?: number[];
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
   positionTicks?: Array<{ line: number; ticks: number }>;
@@ -100,6 +101,21 @@ async function main(): Promise<void> {
         }
       }
       const server = hits.package + hits['on-headers'] + hits.other;
+      // Inclusive: the package's entry points that call nothing of the application's
+      // (the 'request' listener, the head-time listeners), with everything under them.
+      const byId = new Map(nodes.map((n) => [n.id, n]));
+      const subtree = (n: ProfileNode): number =>
+        (n.hitCount ?? 0) + (n.children ?? []).reduce((t, c) => t + subtree(byId.get(c)!), 0);
+      let inclusive = 0;
+      const entries = /^(Admission\.onRequest|onRequest|atHead|atHeadArmed)$/;
+      const visit = (n: ProfileNode): void => {
+        if (partOf(n) === 'package' && entries.test(n.callFrame.functionName)) inclusive += subtree(n);
+        else for (const c of n.children ?? []) visit(byId.get(c)!);
+      };
+      visit(nodes[0]!);
+      console.error(
+        `${kind} run ${run}: inclusive share of the listener and head-time entry points ${fmt((100 * inclusive) / server, 2)} %`,
+      );
       const share = (n: number) => `${fmt((100 * n) / server, 2)} %`;
       rows.push([kind, String(run), share(hits.package), share(hits['on-headers']), String(server), '≤ 1.00 %']);
       const top = [...own].sort((x, y) => y[1] - x[1]).slice(0, Number(values.top));

@@ -20,7 +20,9 @@ import { parseArgs } from 'node:util';
 import express from 'express';
 import type * as Package from '../../src/index.js';
 
-const { values } = parseArgs({ options: { dist: { type: 'string' }, baseline: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { dist: { type: 'string' }, baseline: { type: 'string' }, servers: { type: 'string' } },
+});
 const load = async (dist: string) => (await import(pathToFileURL(`${dist}/index.js`).href)) as typeof Package;
 const current = await load(values.dist ?? fileURLToPath(new URL('../../dist/esm', import.meta.url)));
 const baseline = values.baseline === undefined ? undefined : await load(values.baseline);
@@ -46,20 +48,45 @@ function httpServer(pkg: typeof Package | undefined, attach: boolean): http.Serv
   return server;
 }
 
-const servers: Record<string, http.Server> = {
-  pass: expressServer(undefined, 'pass', false),
-  'pass-twin': expressServer(undefined, 'pass', false),
-  policy: expressServer(current, 'policy', false),
-  'policy-attached': expressServer(current, 'policy', true),
-  'bare-http': httpServer(undefined, false),
-  'bare-http-twin': httpServer(undefined, false),
-  'http-policy': httpServer(current, false),
-  'http-policy-attached': httpServer(current, true),
-};
-if (baseline !== undefined) {
-  servers['policy@baseline'] = expressServer(baseline, 'policy', false);
-  servers['policy-attached@baseline'] = expressServer(baseline, 'policy', true);
+/**
+ * Experiments that isolate what the policy's shape costs, without its logic:
+ * `listener` a prepended no-op 'request' listener; `listener-fields` that listener
+ * also adding a symbol property to the request and an own writeHead to the response.
+ */
+const kProbe = Symbol.for('bench.probe');
+function experiment(kind: 'listener' | 'listener-fields'): http.Server {
+  const server = expressServer(undefined, 'pass', false);
+  function writeHead(this: http.ServerResponse, ...args: unknown[]): http.ServerResponse {
+    const proto = Object.getPrototypeOf(this) as { writeHead: (...a: unknown[]) => http.ServerResponse };
+    return proto.writeHead.apply(this, args);
+  }
+  server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (kind === 'listener') return;
+    (req as unknown as Record<symbol, unknown>)[kProbe] = { id: 1, requests: 1, reused: false, openedAt: 0 };
+    (res as unknown as { writeHead: typeof writeHead }).writeHead = writeHead;
+  });
+  return server;
 }
+
+const VARIANTS: Record<string, () => http.Server> = {
+  listener: () => experiment('listener'),
+  'listener-fields': () => experiment('listener-fields'),
+  pass: () => expressServer(undefined, 'pass', false),
+  'pass-twin': () => expressServer(undefined, 'pass', false),
+  policy: () => expressServer(current, 'policy', false),
+  'policy-attached': () => expressServer(current, 'policy', true),
+  'bare-http': () => httpServer(undefined, false),
+  'bare-http-twin': () => httpServer(undefined, false),
+  'http-policy': () => httpServer(current, false),
+  'http-policy-attached': () => httpServer(current, true),
+  'policy@baseline': () => expressServer(baseline, 'policy', false),
+  'policy-attached@baseline': () => expressServer(baseline, 'policy', true),
+};
+// Only the servers asked for (the two of a pair): code shared by every server, the
+// package's and Express's alike, then sees as few kinds of request objects as in an
+// application's own process.
+const servers: Record<string, http.Server> = {};
+for (const name of (values.servers ?? 'pass,pass-twin').split(',')) servers[name] = VARIANTS[name]!();
 
 const ports: Record<string, number> = {};
 await Promise.all(
