@@ -7,7 +7,9 @@ import { RawClient, get, request } from './helpers/raw.js';
 import { closeServer, listen } from './helpers/servers.js';
 import { connectionPolicy, type PolicyAnswer } from '../src/index.js';
 
-const FILE = fileURLToPath(new URL('../package.json', import.meta.url));
+// Relative to a root: `send` refuses a path with a dot-directory in it (as a mutation
+// run's sandbox under .tmp/ has), and only checks the part below the root.
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 // The decision holds for every way Express can send a response (SPEC §1).
 function buildApp(major: 4 | 5, policy: PolicyAnswer) {
@@ -24,7 +26,7 @@ function buildApp(major: 4 | 5, policy: PolicyAnswer) {
       res.end('c');
     }, 5);
   });
-  app.get('/file', (req, res) => res.sendFile(FILE));
+  app.get('/file', (req, res) => res.sendFile('package.json', { root: ROOT }));
   app.get('/204', (req, res) => void res.sendStatus(204));
   app.get('/etag', (req, res) => void res.set('ETag', '"v1"').send('same body'));
   app.get('/throw', () => {
