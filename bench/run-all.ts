@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const benches: Array<[string, string[]]> = [
   ['bench/sequential.ts', []],
+  ['bench/interleaved.ts', []],
+  ['bench/profile.ts', []],
   ['bench/overhead.ts', []],
   ['bench/per-request.ts', []],
   ['bench/stall.ts', []],

@@ -7,7 +7,7 @@
 # so each mutant runs only the tests that reach it: what makes this fit in an hour on
 # two cores) cannot load mocha 12. So the run happens in a scratch copy of the working
 # tree whose node_modules has mocha 11.8.0; the reports are copied back to
-# reports/mutation-socket/.
+# reports/mutation-socket/. Arguments go to `stryker run` (e.g. `--mutate src/drain.ts`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -19,7 +19,7 @@ cd "$scratch"
 npm ci --no-audit --no-fund --ignore-scripts >/dev/null
 npm install --no-save --no-audit --no-fund mocha@11.8.0 @stryker-mutator/core@10.1.1 @stryker-mutator/mocha-runner@10.1.1 >/dev/null
 set +e
-node_modules/.bin/stryker run stryker.socket.config.json
+node_modules/.bin/stryker run stryker.socket.config.json "$@"
 status=$?
 set -e
 rm -rf "$root/reports/mutation-socket"

@@ -32,6 +32,15 @@ const send = (url: string, agent: http.Agent | false) =>
   new Promise<void>((resolve, reject) =>
     http.get(url, { agent }, (res) => res.resume().once('end', resolve)).once('error', reject),
   );
+/** `n` requests one after another through one keep-alive agent with a single socket. */
+async function sendKeepAlive(url: string, n: number): Promise<void> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    for (let i = 0; i < n; i++) await send(url, agent);
+  } finally {
+    agent.destroy();
+  }
+}
 
 describe('recordConnections(target)', () => {
   let recorder: ConnectionRecorder | undefined;
@@ -99,12 +108,7 @@ describe('recordConnections(target)', () => {
   describe("node:http's Agent", () => {
     it('keepAlive: true reuses; agent: false opens one connection per request', async () => {
       recorder = await recordConnections(app());
-      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-      try {
-        for (let i = 0; i < 3; i++) await send(recorder.url + 'queue', agent);
-      } finally {
-        agent.destroy();
-      }
+      await sendKeepAlive(recorder.url + 'queue', 3);
       await expectReusedConnection(recorder, { connections: 1 });
       recorder.clear();
       for (let i = 0; i < 3; i++) await send(recorder.url + 'queue', false);
@@ -125,16 +129,7 @@ describe('recordConnections(target)', () => {
 
   it("records a keep-alive client as reset against a server with policy 'close'", async () => {
     recorder = await recordConnections(app('close'));
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    try {
-      for (let i = 0; i < 3; i++) {
-        await new Promise<void>((resolve, reject) =>
-          http.get(recorder!.url + 'queue', { agent }, (res) => res.resume().once('end', resolve)).once('error', reject),
-        );
-      }
-    } finally {
-      agent.destroy();
-    }
+    await sendKeepAlive(recorder.url + 'queue', 3);
     await expectResetConnection(recorder);
     const err = await rejection(expectReusedConnection(recorder));
     expect(err.message).to.match(/carried only one/);
@@ -142,12 +137,7 @@ describe('recordConnections(target)', () => {
 
   it('records the Connection and Keep-Alive each response went out with, and shows them when an assertion fails', async () => {
     recorder = await recordConnections(app());
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    try {
-      for (let i = 0; i < 2; i++) await send(recorder.url + 'queue', agent);
-    } finally {
-      agent.destroy();
-    }
+    await sendKeepAlive(recorder.url + 'queue', 2);
     // Written by Node from the policy's fields (no setHeader): read from the head on the wire.
     expect(recorder.requests.map((r) => [r.connectionHeader, r.keepAliveHeader])).to.deep.equal([
       ['keep-alive', 'timeout=64'],
@@ -161,12 +151,7 @@ describe('recordConnections(target)', () => {
     await recorder.close();
 
     recorder = await recordConnections(app('close'));
-    const closing = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    try {
-      for (let i = 0; i < 2; i++) await send(recorder.url + 'queue', closing);
-    } finally {
-      closing.destroy();
-    }
+    await sendKeepAlive(recorder.url + 'queue', 2);
     const err = await rejection(expectReusedConnection(recorder));
     expect(err.message).to.include('the server answered "Connection: close"');
     expect(err.message).to.match(/#1 +GET +\/queue +conn#\d +1 \(new\) +200 +close +- /);
