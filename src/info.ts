@@ -16,8 +16,10 @@ export interface ConnectionInfo {
  * Per request, not per socket: with pipelining several requests of one
  * connection are in flight at once, each with its own ordinal. Kept on the
  * request under a registered symbol: cheaper per request than a `WeakMap` entry
- * (no ephemeron for the garbage collector to trace), and shared by an ESM and a
- * CommonJS copy of the package loaded in one process.
+ * (no ephemeron for the garbage collector to trace). Registered (`Symbol.for`) so
+ * that two copies of the package in one process (two versions installed side by
+ * side) still read each other's; `import` and `require` of one version already
+ * share one instance (scripts/cjs-entries.mjs).
  */
 const kInfo = Symbol.for('express-connection-policy.info');
 

@@ -49,6 +49,26 @@ app.use(connectionPolicy({ policy: 'close' }));
 console.log('cjs', typeof connectionPolicy, typeof testing, typeof app);
 try { connectionPolicy({ idleTimeout: -1 }); } catch (e) { console.log(e.name, e.code); }
 `;
+// A process that imports the package and also requires it (as a CommonJS dependency
+// would): one instance, so one connection-id sequence.
+const CONSUMER_BOTH = `
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import * as imported from 'express-connection-policy';
+const required = createRequire(import.meta.url)('express-connection-policy');
+const ids = [];
+for (const pkg of [imported, required, imported, required]) {
+  const policy = pkg.connectionPolicy();
+  const server = policy.attach(http.createServer((req, res) => policy(req, res, () => res.end(String(pkg.connectionInfo(req).id)))));
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  ids.push(await new Promise((resolve, reject) => http.get({ port: server.address().port, host: '127.0.0.1', agent: false }, (res) => {
+    let body = ''; res.on('data', (d) => (body += d)); res.on('end', () => resolve(Number(body)));
+  }).on('error', reject)));
+  await policy.drain();
+}
+console.log('same', imported.connectionPolicy === required.connectionPolicy, imported.connectionInfo === required.connectionInfo);
+console.log('ids', JSON.stringify(ids));
+`;
 const CONSUMER_MTS = `
 import express from 'express';
 import { connectionPolicy, connectionInfo, type ConnectionStats, type DrainResult, type ConnectionInfo } from 'express-connection-policy';
@@ -126,6 +146,16 @@ describe('the packed package (npm pack → fresh project)', () => {
     const { stdout } = await run(process.execPath, ['cjs.cjs'], { cwd: dir, timeout: 20_000 });
     expect(stdout).to.include('cjs function object function');
     expect(stdout).to.include('RangeError ERR_OUT_OF_RANGE');
+  });
+
+  it('is one instance when both imported and required in one process: one id sequence', async () => {
+    await writeFile(path.join(dir, 'both.mjs'), CONSUMER_BOTH);
+    const { stdout, stderr } = await run(process.execPath, ['both.mjs'], { cwd: dir, timeout: 20_000 });
+    expect(stdout).to.include('same true true');
+    const ids = JSON.parse(/^ids (.*)$/m.exec(stdout)![1]!) as number[];
+    expect(ids.map((id) => id - ids[0]!)).to.deep.equal([0, 1, 2, 3]);
+    // require() of the ES module build warns about nothing on the supported lines.
+    expect(stderr).to.not.match(/Warning/);
   });
 
   it('installs the connection-doctor bin', async () => {
