@@ -159,16 +159,32 @@ describe('decideAtArrival() (pure)', () => {
   });
 });
 
+describe('the verdicts the glue reads', () => {
+  it('are discriminated by a property of their own (head-time.ts tests `in`), with a reason for the log', () => {
+    expect(LEFT_TO_NODE).to.deep.equal({ leftToNode: true, reason: 'written before the middleware ran' });
+    expect(ASK_POLICY).to.deep.equal({ askPolicy: true });
+    expect(Object.isFrozen(LEFT_TO_NODE) && Object.isFrozen(ASK_POLICY)).to.equal(true);
+  });
+});
+
 describe('admission() (pure)', () => {
   it('handles a request on an open connection with nothing decided', () => {
     expect(admission(false, false)).to.deep.equal({ handle: true });
   });
   it('refuses and resets a request on a connection the server already ended', () => {
-    expect(admission(true, false)).to.include({ handle: false, destroy: true });
+    expect(admission(true, false)).to.deep.equal({
+      handle: false,
+      destroy: true,
+      reason: 'request on an ended connection refused before any handler',
+    });
     expect(admission(true, true)).to.include({ handle: false, destroy: true });
   });
   it('rule 7: does not handle a pipelined request behind a closing response, and does not reset it', () => {
-    expect(admission(false, true)).to.include({ handle: false, destroy: false });
+    expect(admission(false, true)).to.deep.equal({
+      handle: false,
+      destroy: false,
+      reason: 'pipelined request after a closing response: not handled',
+    });
   });
 });
 
