@@ -24,8 +24,12 @@ import { emptyClosedCounts, type CloseReason, type ConnectionStats } from './sta
  * 5. **idle** — the timer fires (`'timeout'`): Node's HTTP server destroys the
  *    socket (counted `idleTimeout`); a drain ends idle connections itself.
  * 6. **close** — the socket's `'close'`: counted once under the first reason that
- *    applied, published on the close channel, state dropped. A connection that
- *    left HTTP (upgraded) is forgotten instead: never counted, never closed by us.
+ *    applied, published on the close channel, state dropped.
+ *
+ * A connection that leaves HTTP (an `'upgrade'` listener took it: a WebSocket)
+ * stays tracked until it closes: open, never idle, never timed out by us;
+ * counted `drain` if it closes after its drain signal or at a drain's deadline,
+ * else `client` or `error`.
  */
 
 /** What a policy remembers about one connection, from first sight to `'close'`. */
@@ -56,8 +60,8 @@ export interface ConnectionState {
   timedOut: boolean;
 }
 
-/** Told of every tracked connection that goes: `closed` false for one that left HTTP. */
-export type ReleaseListener = (socket: Socket, closed: boolean) => void;
+/** Told of every tracked connection that closes. */
+export type ReleaseListener = (socket: Socket) => void;
 
 /**
  * The bookkeeping of every connection a policy has seen: state in a
@@ -152,7 +156,8 @@ export class ConnectionTracker {
   stats(): ConnectionStats {
     let idle = 0;
     for (const socket of this.#open) {
-      if (responseInFlight(socket) === undefined) idle++;
+      // An upgraded connection has no response in flight, and is not idle either.
+      if (responseInFlight(socket) === undefined && isHttpSocket(socket)) idle++;
     }
     return {
       open: this.#open.size,
@@ -162,14 +167,6 @@ export class ConnectionTracker {
       reusedRequests: this.#reusedRequests,
       closed: { ...this.#closed },
     };
-  }
-
-  /** The connection left HTTP (upgraded): no longer tracked, not counted as closed, never closed by us. */
-  forget(socket: Socket): void {
-    const state = this.#untrack(socket);
-    if (state === undefined) return;
-    if (debug.enabled) debug('sock#%d left HTTP (upgraded): no longer tracked', state.id);
-    this.#onRelease?.(socket, false);
   }
 
   #untrack(socket: Socket): ConnectionState | undefined {
@@ -187,9 +184,10 @@ export class ConnectionTracker {
     const state = this.#states.get(socket);
     if (state === undefined || responseInFlight(socket) !== undefined) return;
     if (!isHttpSocket(socket)) {
-      // Our idle timer outlived an upgrade: Node no longer destroys on it, and neither do we.
+      // Our idle timer outlived an upgrade: Node no longer destroys on it, and
+      // neither do we; the connection is its 'upgrade' listener's now.
       socket.setTimeout(0);
-      this.forget(socket);
+      if (debug.enabled) debug('sock#%d left HTTP (upgraded): idle timer off', state.id);
       return;
     }
     state.timedOut = true;
@@ -206,6 +204,6 @@ export class ConnectionTracker {
     if (closeChannel.hasSubscribers) {
       closeChannel.publish({ socket, id: state.id, reason, requests: state.requests, durationMs: Date.now() - state.openedAt });
     }
-    this.#onRelease?.(socket, true);
+    this.#onRelease?.(socket);
   }
 }

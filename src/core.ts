@@ -1,5 +1,6 @@
 import type { Server as HttpServer } from 'node:http';
 import { ConnectionTracker } from './connections.js';
+import { DrainSignals } from './drain-signal.js';
 import { IdleTimers } from './idle.js';
 import type { PolicyAnswer, ResolvedOptions } from './options.js';
 
@@ -13,6 +14,7 @@ export class PolicyCore {
   readonly options: ResolvedOptions;
   readonly tracker: ConnectionTracker;
   readonly idle: IdleTimers;
+  readonly signals: DrainSignals;
   readonly servers = new Set<HttpServer>();
   /** True from the first `drain()` call on: every response head closes its connection. */
   draining = false;
@@ -23,6 +25,7 @@ export class PolicyCore {
   constructor(options: ResolvedOptions) {
     this.options = options;
     this.tracker = new ConnectionTracker(options);
+    this.signals = new DrainSignals(this.tracker);
     this.idle = new IdleTimers(options.idleTimeout, this.tracker, () => this.draining);
     const policy = options.policy;
     this.fixedAnswer = typeof policy === 'function' ? undefined : policy;

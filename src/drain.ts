@@ -2,6 +2,8 @@ import type { Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ConnectionTracker } from './connections.js';
 import { debug } from './debug.js';
+import type { DrainSignals } from './drain-signal.js';
+import { optionError } from './errors.js';
 import type { Transport } from './http1.js';
 import { stopAccepting } from './node-internals.js';
 import type { DrainResult } from './stats.js';
@@ -31,44 +33,63 @@ export interface DrainOptions {
    * @default 0
    */
   idleGrace?: number | undefined;
+  /**
+   * Milliseconds over which the drain signals (`policy.drainSignal(req)`) are
+   * aborted, from the end of `delay`, each request at a moment of its own, so that
+   * streaming clients reconnect a few at a time. At most `timeout`.
+   * @default 0
+   */
+  spread?: number | undefined;
 }
 
-export const DRAIN_DEFAULTS = Object.freeze({ timeout: 10_000, delay: 0, idleGrace: 0 });
+export const DRAIN_DEFAULTS = Object.freeze({ timeout: 10_000, delay: 0, idleGrace: 0, spread: 0 });
 const NAMES = Object.keys(DRAIN_DEFAULTS);
 
 export type ResolvedDrainOptions = { readonly [K in keyof typeof DRAIN_DEFAULTS]: number };
 
-/** Integers in ms from 0 to 2147483647 (`timeout` also `Infinity`), checked at the call (README, "Graceful shutdown"). */
+/**
+ * Integers in ms from 0 to 2147483647 (`timeout` also `Infinity`), and `spread` at
+ * most a finite `timeout`, checked at the call (README, "Graceful shutdown").
+ */
 export function resolveDrainOptions(input?: DrainOptions): ResolvedDrainOptions {
   const where = 'drain()';
   const options = checkOptionsObject(where, input, NAMES);
+  const timeout = checkMilliseconds(where, 'timeout', given(options, 'timeout', DRAIN_DEFAULTS.timeout), { min: 0, infinity: true });
+  const spread = checkMilliseconds(where, 'spread', given(options, 'spread', DRAIN_DEFAULTS.spread), { min: 0 });
+  if (spread > timeout) {
+    // Signals aborted after the deadline would find their connections destroyed.
+    throw optionError(where, 'ERR_OUT_OF_RANGE', 'spread', spread, `at most timeout (${timeout} ms)`);
+  }
   return Object.freeze({
-    timeout: checkMilliseconds(where, 'timeout', given(options, 'timeout', DRAIN_DEFAULTS.timeout), { min: 0, infinity: true }),
+    timeout,
     delay: checkMilliseconds(where, 'delay', given(options, 'delay', DRAIN_DEFAULTS.delay), { min: 0 }),
     idleGrace: checkMilliseconds(where, 'idleGrace', given(options, 'idleGrace', DRAIN_DEFAULTS.idleGrace), { min: 0 }),
+    spread,
   });
+}
+
+/** What a drain works on: one policy's connections, servers and drain signals, over one transport. */
+export interface DrainContext {
+  readonly tracker: ConnectionTracker;
+  readonly servers: Iterable<HttpServer>;
+  readonly signals: DrainSignals;
+  readonly transport: Transport<Socket>;
 }
 
 /**
  * Graceful shutdown, once the policy says every response closes (`draining`).
  * After `delay` (the announce phase, during which attached servers keep
- * accepting): stop accepting, end idle connections, let busy ones close after
- * their last response, destroy the rest at the deadline. Resolves once no
- * tracked connection is left.
+ * accepting): abort the drain signals (spread over `spread`), stop accepting,
+ * end idle connections, let busy ones close after their last response, destroy
+ * the rest at the deadline. Resolves once no tracked connection is left.
  */
-export function runDrain(
-  tracker: ConnectionTracker,
-  servers: Iterable<HttpServer>,
-  transport: Transport<Socket>,
-  options: ResolvedDrainOptions,
-): Promise<DrainResult> {
-  return new Promise((resolve) => new Drain(tracker, servers, transport, options, resolve).start());
+export function runDrain(context: DrainContext, options: ResolvedDrainOptions): Promise<DrainResult> {
+  return new Promise((resolve) => new Drain(context, options, resolve).start());
 }
 
 class Drain {
   readonly #tracker: ConnectionTracker;
-  readonly #servers: Iterable<HttpServer>;
-  readonly #transport: Transport<Socket>;
+  readonly #context: DrainContext;
   readonly #options: ResolvedDrainOptions;
   readonly #resolve: (result: DrainResult) => void;
   readonly #timers: NodeJS.Timeout[] = [];
@@ -79,16 +100,9 @@ class Drain {
   #running = false;
   #finished = false;
 
-  constructor(
-    tracker: ConnectionTracker,
-    servers: Iterable<HttpServer>,
-    transport: Transport<Socket>,
-    options: ResolvedDrainOptions,
-    resolve: (result: DrainResult) => void,
-  ) {
-    this.#tracker = tracker;
-    this.#servers = servers;
-    this.#transport = transport;
+  constructor(context: DrainContext, options: ResolvedDrainOptions, resolve: (result: DrainResult) => void) {
+    this.#context = context;
+    this.#tracker = context.tracker;
     this.#options = options;
     this.#resolve = resolve;
   }
@@ -96,9 +110,9 @@ class Drain {
   start(): void {
     // Connections that close during the announce phase (their responses already
     // say `Connection: close`) count as graceful too.
-    this.#tracker.onRelease((socket, closed) => {
+    this.#tracker.onRelease((socket) => {
       if (this.#forced.has(socket)) this.#result.destroyed++;
-      else if (closed) this.#result.graceful++;
+      else this.#result.graceful++;
       if (this.#running && this.#tracker.openCount === 0) this.#done();
     });
     const delay = this.#options.delay;
@@ -107,21 +121,27 @@ class Drain {
   }
 
   #run(): void {
-    const { timeout, idleGrace } = this.#options;
+    const { timeout, idleGrace, spread } = this.#options;
+    const { transport, servers } = this.#context;
     this.#running = true;
     if (debug.enabled) debug('drain: %d connection(s) open, timeout %d ms', this.#tracker.openCount, timeout);
     // A response whose head already went out as keep-alive: its connection is
     // ended after the last response in flight on it.
     for (const socket of this.#tracker.openConnections()) {
-      if (this.#transport.headSent(socket)) this.#transport.endAfterInFlight(socket, () => this.#closing(socket));
+      if (transport.headSent(socket)) transport.endAfterInFlight(socket, () => this.#closing(socket));
     }
     if (idleGrace > 0) {
       // Stop accepting now, without Node's immediate idle sweep.
-      for (const server of this.#servers) stopAccepting(server);
+      for (const server of servers) stopAccepting(server);
       this.#timers.push(unref(setTimeout(() => this.#closeIdle(), idleGrace)));
     } else {
       this.#closeIdle();
     }
+    // Long-lived requests (streams, WebSockets) learn of the drain from their
+    // signal. After the sweep above: a handler that ends its response at once
+    // must not have it taken for idle by Node's `closeIdleConnections()`, which
+    // skips only connections whose response has not been ended (`finished`), 20–26.
+    this.#context.signals.start(spread);
     // A drain must not keep the process alive by itself; open sockets do that.
     if (timeout !== Infinity && !this.#finished) this.#timers.push(unref(setTimeout(() => this.#destroyAll(), timeout)));
     if (this.#tracker.openCount === 0) this.#done();
@@ -141,18 +161,16 @@ class Drain {
    * retry a POST: hence `idleGrace`.
    */
   #closeIdle(): void {
+    const { transport, servers } = this.#context;
     for (const socket of this.#tracker.openConnections()) {
-      if (this.#transport.busy(socket)) continue;
-      // An upgraded connection (WebSocket) belongs to its 'upgrade' listener.
-      if (this.#transport.upgraded(socket)) {
-        this.#tracker.forget(socket);
-        continue;
-      }
+      // An upgraded connection (WebSocket) is its 'upgrade' listener's to close:
+      // waited for like a response in flight.
+      if (transport.busy(socket) || transport.upgraded(socket)) continue;
       this.#closing(socket);
-      this.#transport.destroy(socket);
+      transport.destroy(socket);
     }
     // Node's own close: stops accepting, sweeps its idle connections, clears its timers.
-    for (const server of this.#servers) server.close();
+    for (const server of servers) server.close();
   }
 
   /** The deadline: whatever is left is destroyed. */
@@ -160,7 +178,7 @@ class Drain {
     for (const socket of this.#tracker.openConnections()) {
       this.#closing(socket);
       this.#forced.add(socket);
-      this.#transport.destroy(socket);
+      this.#context.transport.destroy(socket);
     }
   }
 
@@ -168,6 +186,7 @@ class Drain {
     if (this.#finished) return;
     this.#finished = true;
     for (const timer of this.#timers) clearTimeout(timer);
+    this.#context.signals.stop();
     if (debug.enabled) debug('drain: done, %d graceful, %d destroyed', this.#result.graceful, this.#result.destroyed);
     this.#resolve(this.#result);
   }

@@ -19,6 +19,15 @@ export interface ConnectionPolicy {
   attach<S extends HttpServer>(server: S): S;
   /** Graceful shutdown of kept-alive connections; calling it again returns the same promise. */
   drain(options?: DrainOptions): Promise<DrainResult>;
+  /**
+   * An `AbortSignal` for a long-lived request (server-sent events, long polling, or
+   * the `req` of an attached server's `'upgrade'` event): aborted when a drain
+   * reaches it, at the end of `delay` or at its own moment within `spread`, with a
+   * `reason` whose `code` is `'CONNECTION_POLICY_DRAIN'`. The drain waits for a
+   * request that asked until `timeout`. Same request, same signal; throws a
+   * `TypeError` for a request on a connection the policy does not track.
+   */
+  drainSignal(req: IncomingMessage): AbortSignal;
   /** A fresh snapshot of the connections this policy has seen. */
   stats(): ConnectionStats;
   /** True from the first `drain()` call on (during its `delay` too). */
@@ -69,9 +78,10 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
       // and readiness answers 503.
       core.draining = true;
       if (debug.enabled) debug('drain: called, delay %d ms', resolved.delay);
-      drainPromise = runDrain(tracker, servers, http1, resolved);
+      drainPromise = runDrain({ tracker, servers, signals: core.signals, transport: http1 }, resolved);
       return drainPromise;
     },
+    drainSignal: (req: IncomingMessage): AbortSignal => core.signals.signalFor(req),
     stats: (): ConnectionStats => tracker.stats(),
     readiness: () => readiness,
     options: core.options,

@@ -1,28 +1,8 @@
 import { expect } from 'chai';
-import type { Server } from 'node:http';
-import type { Socket } from 'node:net';
-import { RawClient, get } from './helpers/raw.js';
+import type { RawClient } from './helpers/raw.js';
+import { UPGRADE, acceptUpgrades } from './helpers/upgrade.js';
 import { eventually } from './helpers/wait.js';
 import { routes, useTestServer, type TestServer } from './helpers/servers.js';
-
-const UPGRADE = get(
-  '/ws',
-  'Connection: Upgrade',
-  'Upgrade: websocket',
-  'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-  'Sec-WebSocket-Version: 13',
-);
-
-/** An 'upgrade' listener that switches protocols and echoes; returns the sockets it took. */
-function acceptUpgrades(server: Server): Socket[] {
-  const upgraded: Socket[] = [];
-  server.on('upgrade', (req, socket: Socket) => {
-    upgraded.push(socket);
-    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
-    socket.on('data', (d) => socket.write(d));
-  });
-  return upgraded;
-}
 
 // SPEC §1 rule 6: upgrade requests are left alone.
 describe('upgrade requests', () => {
@@ -46,21 +26,6 @@ describe('upgrade requests', () => {
     expect(upgraded[0]!.timeout).to.equal(0);
     client.write('ping');
     await eventually(() => client.rest === 'ping', 'the echo of ping');
-    upgraded[0]!.destroy();
-  });
-
-  it('is not ended by drain(): the upgraded connection belongs to its listener', async () => {
-    ts = await fx.start('express5', {}, routes, { attach: true });
-    const upgraded = acceptUpgrades(ts.server);
-    client = await fx.send(UPGRADE);
-    expect((await client.response()).status).to.equal(101);
-    const idle = await fx.send(get('/'));
-    await idle.response();
-    expect(await ts.policy.drain({ timeout: 1000 })).to.deep.equal({ graceful: 1, destroyed: 0 });
-    expect((await idle.closed(500)).kind).to.equal('fin');
-    expect(ts.policy.stats().closed.drain).to.equal(1); // the HTTP one; the WebSocket is not counted as closed
-    client.write('still here');
-    await eventually(() => client.rest === 'still here', 'the echo of still here');
     upgraded[0]!.destroy();
   });
 

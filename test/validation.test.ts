@@ -50,10 +50,11 @@ function expectOptionError(err: Error & { code?: string }, where: string, option
 
 describe('option validation kit', () => {
   describe('drain(options)', () => {
-    const options: Array<[name: 'timeout' | 'delay' | 'idleGrace', infinity: boolean]> = [
+    const options: Array<[name: 'timeout' | 'delay' | 'idleGrace' | 'spread', infinity: boolean]> = [
       ['timeout', true],
       ['delay', false],
       ['idleGrace', false],
+      ['spread', false],
     ];
     for (const [name, infinity] of options) {
       for (const [value, ErrorClass] of badMilliseconds(0, infinity)) {
@@ -69,6 +70,19 @@ describe('option validation kit', () => {
         });
       }
     }
+
+    it('spread: at most a finite timeout (a RangeError naming both), any value under timeout: Infinity', async () => {
+      const policy = connectionPolicy();
+      const err = thrownBy(() => policy.drain({ spread: 2001, timeout: 2000 }));
+      expect(err.constructor).to.equal(RangeError);
+      expect((err).code).to.equal('ERR_OUT_OF_RANGE');
+      expect(err.message).to.equal('drain(): option "spread" must be at most timeout (2000 ms); got 2001');
+      expect(policy.draining).to.equal(false);
+      // The default timeout (10000) bounds it too.
+      expect(() => policy.drain({ spread: 10_001 })).to.throw(RangeError, /"spread" must be at most timeout \(10000 ms\)/);
+      await connectionPolicy().drain({ spread: 2000, timeout: 2000 });
+      await connectionPolicy().drain({ spread: MAX_TIMER_MS, timeout: Infinity });
+    });
 
     it('accepts 0, 2^31 − 1, and Infinity for timeout', async () => {
       await connectionPolicy().drain({ timeout: 0, delay: 0, idleGrace: 0 });
