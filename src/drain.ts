@@ -54,7 +54,10 @@ export type ResolvedDrainOptions = { readonly [K in keyof typeof DRAIN_DEFAULTS]
 export function resolveDrainOptions(input?: DrainOptions): ResolvedDrainOptions {
   const where = 'drain()';
   const options = checkOptionsObject(where, input, NAMES);
-  const timeout = checkMilliseconds(where, 'timeout', given(options, 'timeout', DRAIN_DEFAULTS.timeout), { min: 0, infinity: true });
+  const timeout = checkMilliseconds(where, 'timeout', given(options, 'timeout', DRAIN_DEFAULTS.timeout), {
+    min: 0,
+    infinity: true,
+  });
   const spread = checkMilliseconds(where, 'spread', given(options, 'spread', DRAIN_DEFAULTS.spread), { min: 0 });
   if (spread > timeout) {
     // Signals aborted after the deadline would find their connections destroyed.

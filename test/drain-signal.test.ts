@@ -63,7 +63,9 @@ describe('drainSignal(req)', () => {
       expect(reason.code).to.equal('CONNECTION_POLICY_DRAIN');
       // The stream ended cleanly (its last chunk, then a FIN), never a reset.
       expect((await client.closed(2000)).kind).to.equal('fin');
-      expect(client.rest).to.include('data: bye').and.to.match(/0\r\n\r\n$/);
+      expect(client.rest)
+        .to.include('data: bye')
+        .and.to.match(/0\r\n\r\n$/);
       expect(ts.policy.stats().closed.drain).to.equal(1);
     });
   }
@@ -83,10 +85,15 @@ describe('drainSignal(req)', () => {
 
   it('is returned aborted when asked for during a drain past its moment', async () => {
     let askedAborted: boolean | undefined;
-    ts = await fx.start('express5', {}, (req, res) => {
-      askedAborted = ts.policy.drainSignal(req).aborted;
-      res.end('ok');
-    }, { attach: true });
+    ts = await fx.start(
+      'express5',
+      {},
+      (req, res) => {
+        askedAborted = ts.policy.drainSignal(req).aborted;
+        res.end('ok');
+      },
+      { attach: true },
+    );
     // An idle keep-alive connection, kept through the drain's idle grace.
     const idle = await fx.send(get('/'));
     await idle.response();
@@ -138,10 +145,15 @@ describe('drainSignal(req)', () => {
 
   it('a request that ended before the drain is not aborted, and does not hold the drain', async () => {
     const signals: AbortSignal[] = [];
-    ts = await fx.start('express5', {}, (req, res) => {
-      signals.push(ts.policy.drainSignal(req));
-      res.end('ok');
-    }, { attach: true });
+    ts = await fx.start(
+      'express5',
+      {},
+      (req, res) => {
+        signals.push(ts.policy.drainSignal(req));
+        res.end('ok');
+      },
+      { attach: true },
+    );
     const client = await fx.send(get('/'));
     await client.response();
     expect(await ts.policy.drain({ timeout: 2000 })).to.deep.equal({ graceful: 1, destroyed: 0 });

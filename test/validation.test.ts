@@ -75,7 +75,7 @@ describe('option validation kit', () => {
       const policy = connectionPolicy();
       const err = thrownBy(() => policy.drain({ spread: 2001, timeout: 2000 }));
       expect(err.constructor).to.equal(RangeError);
-      expect((err).code).to.equal('ERR_OUT_OF_RANGE');
+      expect(err.code).to.equal('ERR_OUT_OF_RANGE');
       expect(err.message).to.equal('drain(): option "spread" must be at most timeout (2000 ms); got 2001');
       expect(policy.draining).to.equal(false);
       // The default timeout (10000) bounds it too.
