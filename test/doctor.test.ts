@@ -5,7 +5,8 @@ import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
 import express from 'express';
 import { runTs } from './helpers/child.js';
-import { assertDiagnosisSchema, readmeSchema } from './helpers/doctor-schema.js';
+import { assertDiagnosisSchema, shippedSchema } from './helpers/doctor-schema.js';
+import { DOCTOR_SCHEMA_URL } from '../src/doctor/schema.js';
 import { closeServer, listen } from './helpers/servers.js';
 import { connectionPolicy, type ConnectionPolicyOptions } from '../src/index.js';
 import type { Diagnosis } from '../src/doctor/diagnose.js';
@@ -26,7 +27,7 @@ async function doctor(args: string[]): Promise<{ code: number | null; stdout: st
   }
 }
 
-/** The findings of a `--json` run, after checking the document against the README's schema. */
+/** The findings of a `--json` run, after checking the document against schema/doctor.json. */
 function codes(out: string): string[] {
   const diagnosis = JSON.parse(out) as Diagnosis;
   assertDiagnosisSchema(diagnosis);
@@ -264,9 +265,16 @@ describe('connection-doctor', function () {
     expect(codes(stdout)).to.deep.equal([]);
   });
 
-  it("the README's --json schema is strict: it rejects a document with a finding code it does not list", () => {
-    expect(readmeSchema()).to.have.property('$schema');
+  it('--json names the shipped schema/doctor.json in $schema, pinned to this version', () => {
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(DOCTOR_SCHEMA_URL).to.equal(`https://unpkg.com/express-connection-policy@${version}/schema/doctor.json`);
+    expect(shippedSchema().$id).to.equal(DOCTOR_SCHEMA_URL);
+  });
+
+  it('schema/doctor.json is strict: it rejects a document with a finding code it does not list', () => {
+    expect(shippedSchema()).to.have.property('$schema');
     const base = {
+      $schema: DOCTOR_SCHEMA_URL,
       url: 'http://x/',
       persistence: {},
       latency: {},

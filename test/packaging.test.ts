@@ -117,10 +117,15 @@ describe('the packed package (npm pack → fresh project)', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('ships only dist/ and the package files', async () => {
+  it("ships only dist/, the doctor's schema and the package files", async () => {
     const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root });
     const files = (JSON.parse(stdout) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path);
-    expect(files.filter((f) => !f.startsWith('dist/')).sort()).to.deep.equal(['LICENSE', 'README.md', 'package.json']);
+    expect(files.filter((f) => !f.startsWith('dist/')).sort()).to.deep.equal([
+      'LICENSE',
+      'README.md',
+      'package.json',
+      'schema/doctor.json',
+    ]);
     for (const entry of ['esm/index', 'cjs/index', 'esm/testing/index', 'cjs/testing/index']) {
       expect(files).to.include(`dist/${entry}.js`);
       expect(files).to.include(`dist/${entry}.d.ts`);

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { TOKEN } from '../headers.js';
 import { diagnose, type Diagnosis, type DiagnoseOptions } from './diagnose.js';
 import { render } from './render.js';
+import { DOCTOR_SCHEMA_URL } from './schema.js';
 
 const USAGE = `usage: connection-doctor <url> [options]
 
@@ -134,6 +135,6 @@ export async function main(argv: string[], out: Output = PROCESS_OUTPUT): Promis
     out.stderr(`connection-doctor: cannot diagnose ${options.url.href}: ${reason.split('\n')[0]}\n`);
     return 2;
   }
-  out.stdout(`${options.json ? JSON.stringify(diagnosis, null, 2) : render(diagnosis)}\n`);
+  out.stdout(`${options.json ? JSON.stringify({ $schema: DOCTOR_SCHEMA_URL, ...diagnosis }, null, 2) : render(diagnosis)}\n`);
   return diagnosis.findings.length === 0 ? 0 : 1;
 }

@@ -1,22 +1,19 @@
-// The doctor's `--json` schema is the one in the README: tests validate real
-// output against that very block, so the documentation cannot drift.
+// The doctor's `--json` schema is the file the package ships (schema/doctor.json):
+// tests validate real output against that very file, so it cannot drift.
 import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 
-/** The fenced JSON block under the README's "`--json` output" heading. */
-export function readmeSchema(readme = readFileSync('README.md', 'utf8')): object {
-  const section = readme.split(/^### `--json` output$/m)[1];
-  const block = section?.match(/```json\n([\s\S]*?)\n```/)?.[1];
-  if (!block) throw new Error('README: no ```json block under "### `--json` output"');
-  return JSON.parse(block) as object;
+/** schema/doctor.json, parsed. */
+export function shippedSchema(): { $id: string } & Record<string, unknown> {
+  return JSON.parse(readFileSync(new URL('../../schema/doctor.json', import.meta.url), 'utf8')) as { $id: string };
 }
 
-const validate = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true }).compile(readmeSchema());
+const validate = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true }).compile(shippedSchema());
 
-/** Throws with every violation when `document` does not match the README's schema. */
+/** Throws with every violation when `document` does not match schema/doctor.json. */
 export function assertDiagnosisSchema(document: unknown): void {
   if (!validate(document)) {
     const errors = validate.errors!.map((e) => `${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`);
-    throw new Error(`doctor --json output does not match the README's schema:\n  ${errors.join('\n  ')}`);
+    throw new Error(`doctor --json output does not match schema/doctor.json:\n  ${errors.join('\n  ')}`);
   }
 }
