@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { closeChannel } from './channels.js';
+import { closeChannel, type CloseMessage } from './channels.js';
 import { connectionIdOf } from './connection-id.js';
 import { debug } from './debug.js';
 import { isHttpSocket, responseInFlight, serverOf } from './node-internals.js';
@@ -202,7 +202,14 @@ export class ConnectionTracker {
     this.#closed[reason]++;
     if (debug.enabled) debug('sock#%d closed (%s) after %d request(s)', state.id, reason, state.requests);
     if (closeChannel.hasSubscribers) {
-      closeChannel.publish({ socket, id: state.id, reason, requests: state.requests, durationMs: Date.now() - state.openedAt });
+      const message: CloseMessage = {
+        socket,
+        id: state.id,
+        reason,
+        requests: state.requests,
+        durationMs: Date.now() - state.openedAt,
+      };
+      closeChannel.publish(message);
     }
     this.#onRelease?.(socket);
   }

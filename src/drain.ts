@@ -9,6 +9,7 @@ import { stopAccepting } from './node-internals.js';
 import type { DrainResult } from './stats.js';
 import { checkMilliseconds, checkOptionsObject, given } from './validate.js';
 
+/** Options of `policy.drain()`, all optional, validated at the call (durations in ms). */
 export interface DrainOptions {
   /**
    * Milliseconds to wait for connections to close by themselves before destroying

@@ -13,6 +13,7 @@ export const ERROR_CODES = Object.freeze({
   ERR_OUT_OF_RANGE: RangeError,
 });
 
+/** The `code` of an option error: `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` or `ERR_OUT_OF_RANGE`. */
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 /** An error with Node's own `code` convention (`err.code === 'ERR_OUT_OF_RANGE'`). */

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { decisionChannel } from './channels.js';
+import { decisionChannel, type DecisionMessage } from './channels.js';
 import { formatConnectionId } from './connection-id.js';
 import type { ConnectionState } from './connections.js';
 import type { PolicyCore } from './core.js';
@@ -122,7 +122,14 @@ export class HeadTime {
       debug('sock#%d req#%d %s: %s', info.id, info.requests, verdict.keepAlive ? 'keep-alive' : 'close', verdict.reason);
     }
     if (decisionChannel.hasSubscribers) {
-      decisionChannel.publish({ request: res.req, response: res, info, keepAlive: verdict.keepAlive, reason: verdict.reason });
+      const message: DecisionMessage = {
+        request: res.req,
+        response: res,
+        info,
+        keepAlive: verdict.keepAlive,
+        reason: verdict.reason,
+      };
+      decisionChannel.publish(message);
     }
   }
 }

@@ -7,5 +7,5 @@ export { connectionInfo, type ConnectionInfo } from './info.js';
 export type { ConnectionPolicyOptions, PolicyAnswer, PolicyFunction, ResolvedOptions } from './options.js';
 export type { ConnectionStats, DrainResult, CloseReason } from './stats.js';
 export type { DrainOptions } from './drain.js';
-export { DECISION_CHANNEL, CLOSE_CHANNEL } from './channels.js';
+export { DECISION_CHANNEL, CLOSE_CHANNEL, type DecisionMessage, type CloseMessage } from './channels.js';
 export type { OptionError, ErrorCode } from './errors.js';

@@ -8,6 +8,7 @@ import { TOKEN } from '../headers.js';
 import type { ConnectionReport, ProbedRequest } from './report.js';
 import { resolveTarget, type ProbeTarget } from './target.js';
 
+/** Options of `probeConnections()` and of the assertions when they probe a target. */
 export interface ProbeOptions {
   /** How many sequential requests; at least 2. @default 3 */
   requests?: number | undefined;

@@ -25,6 +25,11 @@ export interface ProbedRequest {
   ordinal?: number;
 }
 
+/**
+ * What a probe or a recorder saw: each request with the socket that carried it,
+ * how many sockets (and server connections) there were, and where the client's
+ * and the server's views disagree.
+ */
 export interface ConnectionReport {
   requests: ProbedRequest[];
   /** Distinct client sockets used. */
