@@ -4,7 +4,7 @@ import type { ConnectionTracker } from './connections.js';
 import { debug } from './debug.js';
 import { isHttpSocket } from './node-internals.js';
 
-/** `signal.reason.code` of a drain signal (README, "Streaming responses and WebSockets"). */
+/** `signal.reason.code` of a drain signal (docs/streaming.md). */
 export const DRAIN_SIGNAL_CODE = 'CONNECTION_POLICY_DRAIN';
 
 /** What a drain signal is aborted with: an `Error` whose `code` says it was the drain. */

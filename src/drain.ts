@@ -50,7 +50,7 @@ export type ResolvedDrainOptions = { readonly [K in keyof typeof DRAIN_DEFAULTS]
 
 /**
  * Integers in ms from 0 to 2147483647 (`timeout` also `Infinity`), and `spread` at
- * most a finite `timeout`, checked at the call (README, "Graceful shutdown").
+ * most a finite `timeout`, checked at the call (docs/shutdown.md, "Graceful shutdown").
  */
 export function resolveDrainOptions(input?: DrainOptions): ResolvedDrainOptions {
   const where = 'drain()';

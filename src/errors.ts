@@ -1,8 +1,8 @@
 import { inspect } from 'node:util';
 
 /**
- * Error codes thrown by `connectionPolicy()` for a bad option. The README's
- * "Errors" table lists the same codes; test/readme.test.ts keeps the two in step.
+ * Error codes thrown by `connectionPolicy()` for a bad option. docs/decisions.md's
+ * "Errors" table lists the same codes; test/docs.test.ts keeps the two in step.
  */
 export const ERROR_CODES = Object.freeze({
   /** The option has the wrong type (a string where a number belongs, `null`, …). */

@@ -86,7 +86,7 @@ export interface ResolvedOptions {
 
 /**
  * The defaults, in one place. The README's options table is checked against
- * this object by test/readme.test.ts.
+ * this object by test/docs.test.ts.
  */
 export const DEFAULTS = Object.freeze({
   policy: 'keep-alive',

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /**
- * A readiness / health-check handler (README, "Rolling deploys and Kubernetes"):
+ * A readiness / health-check handler (docs/shutdown.md, "Rolling deploys and Kubernetes"):
  * `200 ready` while the policy is not draining, `503 draining` with
  * `Connection: close` from the first `drain()` call on. Express and `node:http` alike.
  */

@@ -65,7 +65,7 @@ describe('connection-doctor on real servers (the corpus)', function () {
   });
 
   after(async () => {
-    // The README's table, from this run: server, version, findings.
+    // docs/doctor.md's table, from this run: server, version, findings.
     const rows = CORPUS.map((entry) => {
       const outcome = outcomes.get(entry);
       if (!outcome) return `| ${entry.name} | (did not run) | |`;

@@ -40,7 +40,7 @@ describe('the keep-alive race', function () {
 
     it('a plain new http.Agent({ keepAlive: true }) ignores the hint and still hits the race', async () => {
       // Node's agent honours a hint only when created with a `timeout`; this one keeps the
-      // socket for ever and races the server's close. The README gives the client-side fix.
+      // socket for ever and races the server's close. docs/troubleshooting.md gives the client-side fix.
       const o = await raceHarness(() => nodeLane(server.url), RUN);
       console.log(`      ${summary('plain http.Agent({ keepAlive: true })', o)}`);
       expect(o.tries).to.equal(150);

@@ -87,7 +87,7 @@ describe('connectionInfo(req) and exposeConnectionId', () => {
       await c.response();
     }
     // Before the policy met the server: undefined. After: its 'request' listener
-    // admits every request of that server, before any route (README, "Connection info").
+    // admits every request of that server, before any route (docs/decisions.md, "connectionInfo(req)").
     expect(seen.map((info) => info?.requests)).to.deep.equal([undefined, 1, 1]);
   });
 });

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { runTs } from './helpers/child.js';
 
 // examples/otel-metrics.ts: the diagnostics channels and stats() feeding the
-// OpenTelemetry SDK, as the README's "Metrics and tracing" section shows.
+// OpenTelemetry SDK, as docs/observability.md shows.
 describe('examples/otel-metrics.ts', () => {
   it('records decisions, closes by reason, requests per connection, lifetimes and the gauges', async function () {
     this.timeout(30_000);
