@@ -6,6 +6,7 @@ import type { PolicyCore } from './core.js';
 import { debug } from './debug.js';
 import { admission, decideAtArrival, type ArrivalInput } from './decide.js';
 import { HeadTime } from './head-time.js';
+import type { AnyHttp2Server } from './http2.js';
 import { connectionInfo, setConnectionInfo } from './info.js';
 import { serverOf, setKeepAliveHint } from './node-internals.js';
 import { alignServerTimers } from './server.js';
@@ -41,8 +42,9 @@ export class Admission {
     this.#head = new HeadTime(core);
     this.onRequest = (req, res) => {
       const socket = req.socket;
-      if (req.httpVersionMajor !== 1 || !socket) return;
-      this.#admit(req, res, socket);
+      if (req.httpVersionMajor === 1 && socket) this.#admit(req, res, socket);
+      // HTTP/2's compatibility API, on an attached HTTP/2 server.
+      else if (req.httpVersionMajor === 2) core.http2.onRequest(req as never, res as never);
     };
     // Named: stack traces and Express's layer list show it.
     const connectionPolicyMiddleware = (req: IncomingMessage, res: ServerResponse, next: Next) => {
@@ -66,11 +68,13 @@ export class Admission {
    * makes Node's idle timer agree with `idleTimeout` (server.ts), so that no
    * response needs a timer of ours. Once per server.
    */
-  adopt(server: HttpServer): void {
+  adopt(server: HttpServer | AnyHttp2Server): void {
     if (this.#adopted.has(server)) return;
     this.#adopted.add(server);
     server.prependListener('request', this.onRequest);
-    alignServerTimers(server, this.#core.options.idleTimeout);
+    // An HTTP/2 server's HTTP/1.1 connections (allowHTTP1) run on Node's HTTP/1
+    // server code, which reads the same timer fields from the server.
+    alignServerTimers(server as HttpServer, this.#core.options.idleTimeout);
   }
 
   #pass(req: IncomingMessage, res: ServerResponse, next: Next): void {

@@ -1,3 +1,4 @@
+import type { ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import { closeChannel, type CloseMessage } from './channels.js';
 import { connectionIdOf } from './connection-id.js';
@@ -32,6 +33,28 @@ import { emptyClosedCounts, type CloseReason, type ConnectionStats } from './sta
  * else `client` or `error`.
  */
 
+/**
+ * A connection: an HTTP/1.x socket, or an HTTP/2 session (RFC 9113: one TCP or
+ * TLS connection, many streams), whose streams are its requests.
+ */
+export type Connection = Socket | ServerHttp2Session;
+
+/** What an HTTP/2 session has besides what every connection has (http2.ts). */
+export interface SessionState {
+  /** Streams open now: the session is idle when there are none. */
+  openStreams: number;
+  /** The highest stream id the server has processed (a GOAWAY's last-stream-id). */
+  lastStreamId: number;
+  /** A GOAWAY has gone out: no new stream is processed (Node 20–26). */
+  goawaySent: boolean;
+  /** The session emitted `'error'` before closing. */
+  errored: boolean;
+  /** The TCP or TLS socket under the session (not `session.socket`, a proxy that refuses most calls). */
+  readonly socket: Socket | undefined;
+  idleTimer: NodeJS.Timeout | undefined;
+  ageTimer: NodeJS.Timeout | undefined;
+}
+
 /** What a policy remembers about one connection, from first sight to `'close'`. */
 export interface ConnectionState {
   /** Process-wide connection id, shared by every policy that sees the socket. */
@@ -58,10 +81,12 @@ export interface ConnectionState {
   closeReason: CloseReason | undefined;
   /** The idle timer fired (Node then destroys the socket, unless a server 'timeout' listener took over). */
   timedOut: boolean;
+  /** Set for an HTTP/2 session. */
+  readonly session: SessionState | undefined;
 }
 
 /** Told of every tracked connection that closes. */
-export type ReleaseListener = (socket: Socket) => void;
+export type ReleaseListener = (connection: Connection) => void;
 
 /**
  * The bookkeeping of every connection a policy has seen: state in a
@@ -69,8 +94,8 @@ export type ReleaseListener = (socket: Socket) => void;
  * `Set` for `drain()` and `stats()` to walk; both are cleared on `'close'`.
  */
 export class ConnectionTracker {
-  readonly #states = new WeakMap<Socket, ConnectionState>();
-  readonly #open = new Set<Socket>();
+  readonly #states = new WeakMap<Connection, ConnectionState>();
+  readonly #open = new Set<Connection>();
   readonly #options: ResolvedOptions;
   #accepted = 0;
   #requests = 0;
@@ -94,12 +119,12 @@ export class ConnectionTracker {
     };
   }
 
-  get(socket: Socket): ConnectionState | undefined {
-    return this.#states.get(socket);
+  get(connection: Connection): ConnectionState | undefined {
+    return this.#states.get(connection);
   }
 
   /** The open connections, for the drain to walk (a copy: closing one changes the set). */
-  openConnections(): Socket[] {
+  openConnections(): Connection[] {
     return [...this.#open];
   }
 
@@ -114,25 +139,8 @@ export class ConnectionTracker {
 
   /** Starts tracking a socket (at accept with `attach()`, else at its first request). */
   track(socket: Socket): ConnectionState {
-    const options = this.#options;
-    const ageLimit = options.maxAge === Infinity ? Infinity : options.maxAge * (1 - options.maxAgeJitter * Math.random());
-    const state: ConnectionState = {
-      id: connectionIdOf(socket),
-      openedAt: Date.now(),
-      ageLimit,
-      rearm: nodeIdleTimerOf(serverOf(socket)) !== options.idleTimeout,
-      passed: 0,
-      requests: 0,
-      idleArmed: false,
-      closeReason: undefined,
-      timedOut: false,
-    };
-    this.#states.set(socket, state);
-    this.#open.add(socket);
-    this.#accepted++;
-    // Only ever turn Nagle off: a server that asked for it keeps it when noDelay is false.
-    if (options.noDelay) socket.setNoDelay(true);
-    if (options.tcpKeepAlive !== false) socket.setKeepAlive(true, options.tcpKeepAlive);
+    const state = this.#newState(socket, nodeIdleTimerOf(serverOf(socket)) !== this.#options.idleTimeout, undefined);
+    this.#applyTcpOptions(socket);
     if (debug.enabled) debug('sock#%d opened by %s:%d', state.id, socket.remoteAddress, socket.remotePort);
     socket.on('close', this.#onSocketClose);
     socket.on('timeout', this.#onSocketTimeout);
@@ -140,6 +148,56 @@ export class ConnectionTracker {
     // already have been emitted, so count it now.
     if (socket.destroyed) this.#countClose(socket, false);
     return state;
+  }
+
+  /**
+   * Starts tracking an HTTP/2 session (at its `'session'` event); http2.ts runs
+   * its streams and timers. `socket` is the TCP or TLS socket it runs on.
+   */
+  trackSession(session: ServerHttp2Session, socket: Socket | undefined): ConnectionState {
+    const sessionState: SessionState = {
+      socket,
+      openStreams: 0,
+      lastStreamId: 0,
+      goawaySent: false,
+      errored: false,
+      idleTimer: undefined,
+      ageTimer: undefined,
+    };
+    const state = this.#newState(session, false, sessionState);
+    if (socket !== undefined) this.#applyTcpOptions(socket);
+    if (debug.enabled) debug('sock#%d HTTP/2 session opened by %s:%d', state.id, socket?.remoteAddress, socket?.remotePort);
+    session.once('close', () => this.#countClose(session, sessionState.errored));
+    if (session.destroyed) this.#countClose(session, false);
+    return state;
+  }
+
+  #newState(connection: Connection, rearm: boolean, session: SessionState | undefined): ConnectionState {
+    const options = this.#options;
+    const ageLimit = options.maxAge === Infinity ? Infinity : options.maxAge * (1 - options.maxAgeJitter * Math.random());
+    const state: ConnectionState = {
+      id: connectionIdOf(connection),
+      openedAt: Date.now(),
+      ageLimit,
+      rearm,
+      passed: 0,
+      requests: 0,
+      idleArmed: false,
+      closeReason: undefined,
+      timedOut: false,
+      session,
+    };
+    this.#states.set(connection, state);
+    this.#open.add(connection);
+    this.#accepted++;
+    return state;
+  }
+
+  #applyTcpOptions(socket: Socket): void {
+    const options = this.#options;
+    // Only ever turn Nagle off: a server that asked for it keeps it when noDelay is false.
+    if (options.noDelay) socket.setNoDelay(true);
+    if (options.tcpKeepAlive !== false) socket.setKeepAlive(true, options.tcpKeepAlive);
   }
 
   /** A request arrived: count it (the idle timer is idle.ts's). */
@@ -155,7 +213,13 @@ export class ConnectionTracker {
 
   stats(): ConnectionStats {
     let idle = 0;
-    for (const socket of this.#open) {
+    for (const connection of this.#open) {
+      const session = this.#states.get(connection)?.session;
+      if (session !== undefined) {
+        if (session.openStreams === 0) idle++;
+        continue;
+      }
+      const socket = connection as Socket;
       // An upgraded connection has no response in flight, and is not idle either.
       if (responseInFlight(socket) === undefined && isHttpSocket(socket)) idle++;
     }
@@ -169,13 +233,15 @@ export class ConnectionTracker {
     };
   }
 
-  #untrack(socket: Socket): ConnectionState | undefined {
-    const state = this.#states.get(socket);
+  #untrack(connection: Connection): ConnectionState | undefined {
+    const state = this.#states.get(connection);
     if (state === undefined) return undefined;
-    this.#states.delete(socket);
-    this.#open.delete(socket);
-    socket.removeListener('close', this.#onSocketClose);
-    socket.removeListener('timeout', this.#onSocketTimeout);
+    this.#states.delete(connection);
+    this.#open.delete(connection);
+    if (state.session === undefined) {
+      connection.removeListener('close', this.#onSocketClose);
+      connection.removeListener('timeout', this.#onSocketTimeout);
+    }
     return state;
   }
 
@@ -195,15 +261,18 @@ export class ConnectionTracker {
   }
 
   /** `'close'`: counted once, under the first reason that applied. */
-  #countClose(socket: Socket, hadError: boolean): void {
-    const state = this.#untrack(socket);
+  #countClose(connection: Connection, hadError: boolean): void {
+    const state = this.#untrack(connection);
     if (state === undefined) return;
     const reason = state.closeReason ?? (state.timedOut ? 'idleTimeout' : hadError ? 'error' : 'client');
     this.#closed[reason]++;
     if (debug.enabled) debug('sock#%d closed (%s) after %d request(s)', state.id, reason, state.requests);
     if (closeChannel.hasSubscribers) {
       const message: CloseMessage = {
-        socket,
+        socket:
+          state.session === undefined
+            ? (connection as Socket)
+            : (state.session.socket ?? (connection as ServerHttp2Session).socket),
         id: state.id,
         reason,
         requests: state.requests,
@@ -211,6 +280,6 @@ export class ConnectionTracker {
       };
       closeChannel.publish(message);
     }
-    this.#onRelease?.(socket);
+    this.#onRelease?.(connection);
   }
 }

@@ -1,6 +1,7 @@
-import type { Server as HttpServer } from 'node:http';
+import type { Server as NetServer } from 'node:net';
 import { ConnectionTracker } from './connections.js';
 import { DrainSignals } from './drain-signal.js';
+import { Http2Sessions } from './http2.js';
 import { IdleTimers } from './idle.js';
 import type { PolicyAnswer, ResolvedOptions } from './options.js';
 
@@ -15,7 +16,8 @@ export class PolicyCore {
   readonly tracker: ConnectionTracker;
   readonly idle: IdleTimers;
   readonly signals: DrainSignals;
-  readonly servers = new Set<HttpServer>();
+  readonly http2: Http2Sessions;
+  readonly servers = new Set<NetServer>();
   /** True from the first `drain()` call on: every response head closes its connection. */
   draining = false;
   /** A fixed policy's answer, or `undefined` for a function (asked at head time). */
@@ -30,5 +32,6 @@ export class PolicyCore {
     const policy = options.policy;
     this.fixedAnswer = typeof policy === 'function' ? undefined : policy;
     this.policySource = typeof policy === 'function' ? 'policy function' : `policy '${policy}'`;
+    this.http2 = new Http2Sessions(this);
   }
 }

@@ -1,6 +1,8 @@
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { ConnectionTracker } from './connections.js';
+import type { Connection, ConnectionTracker } from './connections.js';
 import { debug } from './debug.js';
 import { isHttpSocket } from './node-internals.js';
 
@@ -16,10 +18,19 @@ function abortReason(): DrainAbortReason {
   return err;
 }
 
+/** The connection a request arrived on: its socket, or its HTTP/2 session. */
+function connectionOf(req: Request | null | undefined): Connection | undefined {
+  if (req === null || typeof req !== 'object') return undefined;
+  if (req.httpVersionMajor === 2) return (req as Http2ServerRequest).stream?.session as Connection | undefined;
+  return (req as Partial<IncomingMessage>).socket ?? undefined;
+}
+
 /** A request that asked for its signal and has not ended yet. */
+type Request = IncomingMessage | Http2ServerRequest;
+
 interface Waiting {
-  readonly req: IncomingMessage;
-  readonly socket: Socket;
+  readonly req: Request;
+  readonly connection: Connection;
   readonly controller: AbortController;
   /** Takes the end listener off once the request ended or was aborted. */
   readonly release: () => void;
@@ -38,7 +49,7 @@ interface Waiting {
  */
 export class DrainSignals {
   readonly #tracker: ConnectionTracker;
-  readonly #controllers = new WeakMap<IncomingMessage, AbortController>();
+  readonly #controllers = new WeakMap<Request, AbortController>();
   readonly #waiting = new Set<Waiting>();
   readonly #timers = new Set<NodeJS.Timeout>();
   /** Set when the drain reaches the requests (the end of `delay`). */
@@ -48,12 +59,12 @@ export class DrainSignals {
     this.#tracker = tracker;
   }
 
-  signalFor(req: IncomingMessage): AbortSignal {
+  signalFor(req: Request): AbortSignal {
     const known = this.#controllers.get(req);
     if (known !== undefined) return known.signal;
-    const socket = (req as Partial<IncomingMessage> | null)?.socket;
-    const state = socket ? this.#tracker.get(socket) : undefined;
-    if (socket == null || state === undefined) {
+    const connection = connectionOf(req);
+    const state = connection === undefined ? undefined : this.#tracker.get(connection);
+    if (connection === undefined || state === undefined) {
       throw new TypeError(
         'drainSignal(req): this request is not on a connection this policy tracks ' +
           '(use the middleware before the route, or attach() the server; a connection that closed is no longer tracked)',
@@ -61,7 +72,7 @@ export class DrainSignals {
     }
     const controller = new AbortController();
     this.#controllers.set(req, controller);
-    const waiting = this.#wait(req, socket, controller);
+    const waiting = this.#wait(req, connection, controller);
     const schedule = this.#schedule;
     // Asked during a drain: its moment is drawn now, and may already be past.
     if (schedule !== undefined) this.#abortAt(waiting, schedule.startedAt + Math.random() * schedule.spread);
@@ -87,12 +98,12 @@ export class DrainSignals {
     this.#timers.clear();
   }
 
-  #wait(req: IncomingMessage, socket: Socket, controller: AbortController): Waiting {
+  #wait(req: Request, connection: Connection, controller: AbortController): Waiting {
     // An upgraded request (asked from the 'upgrade' listener, when Node has already
     // handed the socket over) never emits 'close'; its socket does.
-    const emitter = isHttpSocket(socket) ? req : socket;
+    const emitter: EventEmitter = req.httpVersionMajor === 2 || isHttpSocket(connection as Socket) ? req : connection;
     const ended = () => this.#waiting.delete(waiting);
-    const waiting: Waiting = { req, socket, controller, release: () => emitter.removeListener('close', ended) };
+    const waiting: Waiting = { req, connection, controller, release: () => emitter.removeListener('close', ended) };
     emitter.once('close', ended);
     this.#waiting.add(waiting);
     return waiting;
@@ -116,10 +127,12 @@ export class DrainSignals {
   #abort(waiting: Waiting): void {
     if (!this.#waiting.delete(waiting)) return;
     waiting.release();
-    const state = this.#tracker.get(waiting.socket);
+    const state = this.#tracker.get(waiting.connection);
     // A connection that left HTTP closes for the drain from here on, whoever
     // closes it. (An HTTP one is ended by the drain after its response, and counted there.)
-    if (state !== undefined && !isHttpSocket(waiting.socket)) this.#tracker.markClosing(state, 'drain');
+    if (state !== undefined && state.session === undefined && !isHttpSocket(waiting.connection as Socket)) {
+      this.#tracker.markClosing(state, 'drain');
+    }
     if (debug.enabled) debug('sock#%d drain signal aborted (%s %s)', state?.id ?? 0, waiting.req.method, waiting.req.url);
     waiting.controller.abort(abortReason());
   }

@@ -1,6 +1,5 @@
-import type { Server as HttpServer } from 'node:http';
-import type { Socket } from 'node:net';
-import type { ConnectionTracker } from './connections.js';
+import type { Server as NetServer } from 'node:net';
+import type { Connection, ConnectionTracker } from './connections.js';
 import { debug } from './debug.js';
 import type { DrainSignals } from './drain-signal.js';
 import { optionError } from './errors.js';
@@ -72,12 +71,12 @@ export function resolveDrainOptions(input?: DrainOptions): ResolvedDrainOptions 
   });
 }
 
-/** What a drain works on: one policy's connections, servers and drain signals, over one transport. */
+/** What a drain works on: one policy's connections, servers and drain signals, and each connection's transport. */
 export interface DrainContext {
   readonly tracker: ConnectionTracker;
-  readonly servers: Iterable<HttpServer>;
+  readonly servers: Iterable<NetServer>;
   readonly signals: DrainSignals;
-  readonly transport: Transport<Socket>;
+  readonly transportOf: (connection: Connection) => Transport<Connection>;
 }
 
 /**
@@ -98,7 +97,7 @@ class Drain {
   readonly #resolve: (result: DrainResult) => void;
   readonly #timers: NodeJS.Timeout[] = [];
   /** Destroyed at the deadline: counted `destroyed`, not `graceful`. */
-  readonly #forced = new WeakSet<Socket>();
+  readonly #forced = new WeakSet<Connection>();
   readonly #result: DrainResult = { graceful: 0, destroyed: 0 };
   /** Past the announce phase: the drain may end once nothing is left. */
   #running = false;
@@ -114,8 +113,8 @@ class Drain {
   start(): void {
     // Connections that close during the announce phase (their responses already
     // say `Connection: close`) count as graceful too.
-    this.#tracker.onRelease((socket) => {
-      if (this.#forced.has(socket)) this.#result.destroyed++;
+    this.#tracker.onRelease((connection) => {
+      if (this.#forced.has(connection)) this.#result.destroyed++;
       else this.#result.graceful++;
       if (this.#running && this.#tracker.openCount === 0) this.#done();
     });
@@ -126,13 +125,14 @@ class Drain {
 
   #run(): void {
     const { timeout, idleGrace, spread } = this.#options;
-    const { transport, servers } = this.#context;
+    const { transportOf, servers } = this.#context;
     this.#running = true;
     if (debug.enabled) debug('drain: %d connection(s) open, timeout %d ms', this.#tracker.openCount, timeout);
     // A response whose head already went out as keep-alive: its connection is
     // ended after the last response in flight on it.
-    for (const socket of this.#tracker.openConnections()) {
-      if (transport.headSent(socket)) transport.endAfterInFlight(socket, () => this.#closing(socket));
+    for (const connection of this.#tracker.openConnections()) {
+      const transport = transportOf(connection);
+      if (transport.headSent(connection)) transport.endAfterInFlight(connection, () => this.#closing(connection));
     }
     if (idleGrace > 0) {
       // Stop accepting now, without Node's immediate idle sweep.
@@ -152,8 +152,8 @@ class Drain {
   }
 
   /** Counted as closed by the drain, whatever closes it from here on. */
-  #closing(socket: Socket): void {
-    const state = this.#tracker.get(socket);
+  #closing(connection: Connection): void {
+    const state = this.#tracker.get(connection);
     if (state !== undefined) this.#tracker.markClosing(state, 'drain');
   }
 
@@ -165,13 +165,13 @@ class Drain {
    * retry a POST: hence `idleGrace`.
    */
   #closeIdle(): void {
-    const { transport, servers } = this.#context;
-    for (const socket of this.#tracker.openConnections()) {
+    const { transportOf, servers } = this.#context;
+    for (const connection of this.#tracker.openConnections()) {
+      const transport = transportOf(connection);
       // An upgraded connection (WebSocket) is its 'upgrade' listener's to close:
       // waited for like a response in flight.
-      if (transport.busy(socket) || transport.upgraded(socket)) continue;
-      this.#closing(socket);
-      transport.destroy(socket);
+      if (transport.busy(connection) || transport.upgraded(connection)) continue;
+      transport.closeIdle(connection, () => this.#closing(connection));
     }
     // Node's own close: stops accepting, sweeps its idle connections, clears its timers.
     for (const server of servers) server.close();
@@ -179,10 +179,10 @@ class Drain {
 
   /** The deadline: whatever is left is destroyed. */
   #destroyAll(): void {
-    for (const socket of this.#tracker.openConnections()) {
-      this.#closing(socket);
-      this.#forced.add(socket);
-      this.#context.transport.destroy(socket);
+    for (const connection of this.#tracker.openConnections()) {
+      this.#closing(connection);
+      this.#forced.add(connection);
+      this.#context.transportOf(connection).destroy(connection);
     }
   }
 

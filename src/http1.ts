@@ -2,9 +2,9 @@ import type { Socket } from 'node:net';
 import { isHttpSocket, responseInFlight } from './node-internals.js';
 
 /**
- * What a drain does to one HTTP/1.1 connection, apart from the rules: the
- * transport-specific half of drain.ts (an HTTP/2 session ends with GOAWAY
- * instead of `Connection: close` and a FIN).
+ * What a drain does to one connection, apart from the rules: the
+ * transport-specific half of drain.ts. An HTTP/1.1 connection ends with
+ * `Connection: close` or a FIN (here); an HTTP/2 session with GOAWAY (http2.ts).
  */
 export interface Transport<C> {
   /** A response (or a stream) is in flight on it. */
@@ -19,6 +19,9 @@ export interface Transport<C> {
   endAfterInFlight(connection: C, ending: () => void): void;
   /** Whether a response head already went out on it (its decision cannot change). */
   headSent(connection: C): boolean;
+  /** Ends an idle connection (at once, or at the end of `idleGrace`); `closing()` is called first. */
+  closeIdle(connection: C, closing: () => void): void;
+  /** The deadline: no grace left. */
   destroy(connection: C): void;
 }
 
@@ -55,5 +58,10 @@ export const http1: Transport<Socket> = {
   upgraded: (socket) => !isHttpSocket(socket),
   endAfterInFlight,
   headSent: (socket) => responseInFlight(socket)?.headersSent === true,
+  // An idle socket has nothing unread: destroying it sends a FIN.
+  closeIdle: (socket, closing) => {
+    closing();
+    socket.destroy();
+  },
   destroy: (socket) => socket.destroy(),
 };

@@ -1,4 +1,4 @@
-import type { Server as HttpServer, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 
 /**
@@ -95,7 +95,7 @@ export function writtenHead(res: ServerResponse): string | undefined {
  * connections (`closeIdleConnections()`, 19+): the net-level close is what that
  * method calls after the sweep; 20–26.
  */
-export function stopAccepting(server: HttpServer): void {
+export function stopAccepting(server: NetServer): void {
   if (server.listening) NetServer.prototype.close.call(server);
 }
 

@@ -1,9 +1,14 @@
-import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import { Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
+import { Server as HttpsServer } from 'node:https';
+import { inspect } from 'node:util';
 import { Admission } from './admission.js';
 import { PolicyCore } from './core.js';
 import { debug } from './debug.js';
 import { resolveDrainOptions, runDrain, type DrainOptions } from './drain.js';
-import { http1 } from './http1.js';
+import type { Connection } from './connections.js';
+import { http1, type Transport } from './http1.js';
+import { isHttp2Server, type AnyHttp2Server } from './http2.js';
 import { resolveOptions, type ConnectionPolicyOptions, type ResolvedOptions } from './options.js';
 import { readinessHandler } from './readiness.js';
 import { connectionEventOf } from './server.js';
@@ -15,8 +20,11 @@ export interface ConnectionPolicy {
   /**
    * Tracks connections from accept, applies `noDelay` / `tcpKeepAlive` there, and
    * aligns Node's own timers with the policy. Returns the server. Idempotent.
+   * An `http2` server's sessions are connections too (GOAWAY where HTTP/1.1 would
+   * close); its HTTP/1.1 connections (`allowHTTP1`) get the HTTP/1.1 policy.
+   * Anything else throws a `TypeError`.
    */
-  attach<S extends HttpServer>(server: S): S;
+  attach<S extends HttpServer | AnyHttp2Server>(server: S): S;
   /** Graceful shutdown of kept-alive connections; calling it again returns the same promise. */
   drain(options?: DrainOptions): Promise<DrainResult>;
   /**
@@ -27,7 +35,7 @@ export interface ConnectionPolicy {
    * request that asked until `timeout`. Same request, same signal; throws a
    * `TypeError` for a request on a connection the policy does not track.
    */
-  drainSignal(req: IncomingMessage): AbortSignal;
+  drainSignal(req: IncomingMessage | Http2ServerRequest): AbortSignal;
   /** A fresh snapshot of the connections this policy has seen. */
   stats(): ConnectionStats;
   /** True from the first `drain()` call on (during its `delay` too). */
@@ -61,13 +69,25 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
   }
 
   const methods = {
-    attach<S extends HttpServer>(server: S): S {
+    attach<S extends HttpServer | AnyHttp2Server>(server: S): S {
       if (servers.has(server)) return server;
+      if (isHttp2Server(server)) {
+        core.http2.adopt(server, onConnection);
+      } else if (server instanceof HttpServer || server instanceof HttpsServer) {
+        server.on(connectionEventOf(server), onConnection);
+      } else {
+        throw new TypeError(
+          `attach(server): expected an http, https or http2 server; got ${inspect(server, { depth: 0, breakLength: Infinity })}`,
+        );
+      }
       servers.add(server);
-      server.on(connectionEventOf(server), onConnection);
       admission.adopt(server);
       if (debug.enabled) {
-        debug('attach: idleTimeout %d ms, keepAliveTimeout %d ms', core.options.idleTimeout, server.keepAliveTimeout);
+        debug(
+          'attach: idleTimeout %d ms, keepAliveTimeout %d ms',
+          core.options.idleTimeout,
+          (server as HttpServer).keepAliveTimeout,
+        );
       }
       return server;
     },
@@ -78,10 +98,12 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
       // and readiness answers 503.
       core.draining = true;
       if (debug.enabled) debug('drain: called, delay %d ms', resolved.delay);
-      drainPromise = runDrain({ tracker, servers, signals: core.signals, transport: http1 }, resolved);
+      const transportOf = (connection: Connection) =>
+        (tracker.get(connection)?.session === undefined ? http1 : core.http2.transport) as Transport<Connection>;
+      drainPromise = runDrain({ tracker, servers, signals: core.signals, transportOf }, resolved);
       return drainPromise;
     },
-    drainSignal: (req: IncomingMessage): AbortSignal => core.signals.signalFor(req),
+    drainSignal: (req: IncomingMessage | Http2ServerRequest): AbortSignal => core.signals.signalFor(req),
     stats: (): ConnectionStats => tracker.stats(),
     readiness: () => readiness,
     options: core.options,

@@ -1,0 +1,240 @@
+import type { IncomingMessage } from 'node:http';
+import {
+  constants,
+  type Http2SecureServer,
+  type Http2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+} from 'node:http2';
+import { Server as NetServer, type Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
+import { decisionChannel, type DecisionMessage } from './channels.js';
+import { formatConnectionId } from './connection-id.js';
+import type { ConnectionState, SessionState } from './connections.js';
+import type { PolicyCore } from './core.js';
+import { debug } from './debug.js';
+import { decideAtArrival, type ArrivalInput, type Decision } from './decide.js';
+import type { Transport } from './http1.js';
+import { setConnectionInfo, type ConnectionInfo } from './info.js';
+import type { PolicyFunction } from './options.js';
+import { askPolicyFunction } from './policy-function.js';
+import type { CloseReason } from './stats.js';
+
+export type AnyHttp2Server = Http2Server | Http2SecureServer;
+
+/** `http2.createServer()` / `createSecureServer()`: the only servers with `updateSettings()`. */
+export function isHttp2Server(server: unknown): server is AnyHttp2Server {
+  return server instanceof NetServer && typeof (server as { updateSettings?: unknown }).updateSettings === 'function';
+}
+
+/** The largest stream id: a GOAWAY naming it refuses nothing yet (RFC 9113 §6.8). */
+const LAST_POSSIBLE_STREAM = 2 ** 31 - 1;
+/** The drain's second GOAWAY goes out on the PING's ACK, or this long after the PING. */
+const PING_WAIT_MS = 1000;
+
+/**
+ * The policy for HTTP/2 sessions (SPEC §5): a session is a connection, its
+ * streams are its requests, and where HTTP/1.1 would answer `Connection: close`
+ * the session gets a GOAWAY (`NO_ERROR`, RFC 9113 §6.8) and is closed once the
+ * streams up to the one named have finished. The rules are decide.ts's, with
+ * the inputs HTTP/2 has (no `Connection` header, no HTTP/1.0); no `Connection`
+ * or `Keep-Alive` header is ever set (RFC 9113 §8.2.2).
+ *
+ * Node 20–26 processes no new stream after any `session.goaway()`, so a GOAWAY
+ * is final: the streams a client opens after it are not served, and the client
+ * treats them as refused and retries them.
+ */
+export class Http2Sessions {
+  readonly #core: PolicyCore;
+  /** The socket of the session Node is about to create (its 'session' event runs inside the connection listener). */
+  #pendingSocket: Socket | undefined;
+  readonly #ordinals = new WeakMap<ServerHttp2Stream, number>();
+  readonly #verdicts = new WeakMap<ServerHttp2Stream, Decision>();
+  readonly transport: Transport<ServerHttp2Session>;
+
+  constructor(core: PolicyCore) {
+    this.#core = core;
+    const openStreams = (session: ServerHttp2Session) => core.tracker.get(session)?.session?.openStreams ?? 0;
+    this.transport = {
+      busy: (session) => openStreams(session) > 0,
+      upgraded: () => false,
+      // Streams in flight: the two-phase GOAWAY goes out now, and they finish.
+      headSent: (session) => openStreams(session) > 0,
+      endAfterInFlight: (session, ending) => this.#shutdown(session, ending),
+      closeIdle: (session, closing) => this.#shutdown(session, closing),
+      destroy: (session) => session.destroy(),
+    };
+  }
+
+  /**
+   * Tracks the sessions of an HTTP/2 server. `onHttp1` gets the HTTP/1.1
+   * connections of an `allowHTTP1` server, which get the HTTP/1.1 policy.
+   */
+  adopt(server: AnyHttp2Server, onHttp1: (socket: Socket) => void): void {
+    const secure = server instanceof TlsServer;
+    // Ahead of Node's own connection listener, which creates the session and emits
+    // 'session' before returning: the socket is known when the session appears.
+    server.prependListener(secure ? 'secureConnection' : 'connection', (socket: Socket) => {
+      if (secure && (socket as Socket & { alpnProtocol?: string | false }).alpnProtocol !== 'h2') onHttp1(socket);
+      else this.#pendingSocket = socket;
+    });
+    server.on('session', (session: ServerHttp2Session) => this.#onSession(session));
+  }
+
+  #onSession(session: ServerHttp2Session): void {
+    const socket = this.#pendingSocket;
+    this.#pendingSocket = undefined;
+    const tracker = this.#core.tracker;
+    if (tracker.get(session) !== undefined) return;
+    const state = tracker.trackSession(session, socket);
+    const s = state.session!;
+    session.on('error', () => (s.errored = true));
+    session.once('close', () => {
+      clearTimeout(s.idleTimer);
+      clearTimeout(s.ageTimer);
+    });
+    session.on('stream', (stream: ServerHttp2Stream) => this.#onStream(session, state, stream));
+    this.#armIdle(session, state);
+    if (state.ageLimit !== Infinity) {
+      // gRPC's MAX_CONNECTION_AGE: at its age the session ends, idle or not.
+      s.ageTimer = setTimeout(() => {
+        this.#goaway(session, state, s.lastStreamId, 'maxAge', `maxAge reached (limit ${Math.round(state.ageLimit)} ms)`);
+      }, state.ageLimit).unref();
+    }
+  }
+
+  #onStream(session: ServerHttp2Session, state: ConnectionState, stream: ServerHttp2Stream): void {
+    const s = state.session!;
+    if (s.goawaySent) {
+      // Above the last stream a GOAWAY named: not processed; the client retries it (RFC 9113 §6.8).
+      stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    s.openStreams++;
+    // A stream the server was handed has its id (only a client's pending one has none).
+    const id = stream.id!;
+    if (id > s.lastStreamId) s.lastStreamId = id;
+    clearTimeout(s.idleTimer);
+    this.#core.tracker.countRequest(state);
+    this.#ordinals.set(stream, state.requests);
+    stream.once('close', () => {
+      if (--s.openStreams === 0 && !s.goawaySent) this.#armIdle(session, state);
+    });
+    const verdict = decideAtArrival(this.#input(state, state.requests, this.#core.fixedAnswer));
+    if ('askPolicy' in verdict) return; // the function is asked with the request, in onRequest()
+    this.#verdicts.set(stream, verdict);
+    this.#apply(session, state, stream, verdict);
+  }
+
+  /**
+   * The compatibility API's request (`'request'`, ahead of the application): its
+   * `ConnectionInfo`, the connection id header, a policy function's answer, and
+   * the decision channel.
+   */
+  onRequest(req: Http2ServerRequest, res: Http2ServerResponse): void {
+    const stream = req.stream;
+    const state = this.#core.tracker.get(stream.session as ServerHttp2Session);
+    if (state === undefined) return;
+    const requests = this.#ordinals.get(stream) ?? state.requests;
+    const info: ConnectionInfo = { id: state.id, requests, reused: requests > 1, openedAt: state.openedAt };
+    setConnectionInfo(req as unknown as IncomingMessage, info);
+    const header = this.#core.options.exposeConnectionId;
+    if (header !== false) res.setHeader(header, formatConnectionId(state.id, requests));
+    let verdict = this.#verdicts.get(stream);
+    if (verdict === undefined) {
+      const fn = this.#core.options.policy as PolicyFunction;
+      const asked = askPolicyFunction(fn, req as unknown as IncomingMessage, info);
+      verdict = decideAtArrival({ ...this.#input(state, requests, asked.answer), policySource: asked.source }) as Decision;
+      this.#apply(stream.session as ServerHttp2Session, state, stream, verdict);
+    }
+    if (decisionChannel.hasSubscribers) {
+      const message: DecisionMessage = {
+        request: req,
+        response: res,
+        info,
+        keepAlive: verdict.keepAlive,
+        reason: verdict.reason,
+      };
+      decisionChannel.publish(message);
+    }
+  }
+
+  #input(state: ConnectionState, requests: number, policyAnswer: ArrivalInput['policyAnswer']): ArrivalInput {
+    const core = this.#core;
+    return {
+      requestConnection: undefined,
+      http10: false,
+      draining: core.draining,
+      policyAnswer,
+      policySource: core.policySource,
+      requests,
+      maxRequests: core.options.maxRequests,
+      age: Date.now() - state.openedAt,
+      ageLimit: state.ageLimit,
+    };
+  }
+
+  #apply(session: ServerHttp2Session, state: ConnectionState, stream: ServerHttp2Stream, verdict: Decision): void {
+    if (verdict.keepAlive) {
+      if (debug.enabled) debug('sock#%d stream %d (req#%d) keep-alive: %s', state.id, stream.id, state.requests, verdict.reason);
+      return;
+    }
+    this.#goaway(session, state, stream.id!, verdict.closedBy, verdict.reason);
+  }
+
+  /** A GOAWAY naming `lastStreamId`; the session closes once the streams up to it have finished. */
+  #goaway(session: ServerHttp2Session, state: ConnectionState, lastStreamId: number, reason: CloseReason, why: string): void {
+    const s = state.session!;
+    if (s.goawaySent || session.closed || session.destroyed) return;
+    this.#core.tracker.markClosing(state, reason);
+    s.goawaySent = true;
+    clearTimeout(s.idleTimer);
+    clearTimeout(s.ageTimer);
+    if (debug.enabled) debug('sock#%d GOAWAY, last stream %d: %s', state.id, lastStreamId, why);
+    session.goaway(constants.NGHTTP2_NO_ERROR, lastStreamId);
+    session.close();
+  }
+
+  /** `idleTimeout`: a session with no open stream for that long is ended (never while a stream is open). */
+  #armIdle(session: ServerHttp2Session, state: ConnectionState): void {
+    const s: SessionState = state.session!;
+    clearTimeout(s.idleTimer);
+    s.idleTimer = setTimeout(() => {
+      if (s.openStreams > 0) return;
+      const idleTimeout = this.#core.options.idleTimeout;
+      this.#goaway(session, state, s.lastStreamId, 'idleTimeout', `idle for ${idleTimeout} ms (idleTimeout)`);
+    }, this.#core.options.idleTimeout).unref();
+  }
+
+  /**
+   * The drain's two-phase GOAWAY (RFC 9113 §6.8): one naming the largest stream id
+   * and a PING; on the PING's ACK, or a second later, one naming the last stream
+   * processed. Streams in flight finish; the session closes after them.
+   */
+  #shutdown(session: ServerHttp2Session, closing: () => void): void {
+    const state = this.#core.tracker.get(session);
+    const s = state?.session;
+    if (state === undefined || s === undefined || s.goawaySent || session.closed || session.destroyed) return;
+    closing();
+    s.goawaySent = true;
+    clearTimeout(s.idleTimer);
+    clearTimeout(s.ageTimer);
+    if (debug.enabled) debug('sock#%d drain: GOAWAY %d and PING', state.id, LAST_POSSIBLE_STREAM);
+    session.goaway(constants.NGHTTP2_NO_ERROR, LAST_POSSIBLE_STREAM);
+    let sent = false;
+    const second = () => {
+      if (sent) return;
+      sent = true;
+      clearTimeout(timer);
+      if (session.closed || session.destroyed) return;
+      if (debug.enabled) debug('sock#%d drain: GOAWAY, last stream %d', state.id, s.lastStreamId);
+      session.goaway(constants.NGHTTP2_NO_ERROR, s.lastStreamId);
+      session.close();
+    };
+    const timer = setTimeout(second, PING_WAIT_MS).unref();
+    // Too many PINGs outstanding already (false): the timer sends the second GOAWAY.
+    session.ping(() => second());
+  }
+}
