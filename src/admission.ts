@@ -6,7 +6,8 @@ import type { PolicyCore } from './core.js';
 import { debug } from './debug.js';
 import { admission, decideAtArrival, type ArrivalInput } from './decide.js';
 import { HeadTime } from './head-time.js';
-import type { AnyHttp2Server } from './http2.js';
+import { isHttp2Server, type AnyHttp2Server } from './http2.js';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { connectionInfo, setConnectionInfo } from './info.js';
 import { serverOf, setKeepAliveHint } from './node-internals.js';
 import { alignServerTimers } from './server.js';
@@ -35,6 +36,8 @@ export class Admission {
   readonly #adopted = new WeakSet<EventEmitter>();
   /** The `'request'` listener, one per policy, shared by every server it adopts. */
   readonly onRequest: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The same for HTTP/2 servers: streams to http2.ts, HTTP/1.1 requests admitted in full. */
+  readonly #onHttp2ServerRequest: (req: IncomingMessage, res: ServerResponse) => void;
   readonly middleware: (req: IncomingMessage, res: ServerResponse, next: Next) => void;
 
   constructor(core: PolicyCore) {
@@ -42,9 +45,18 @@ export class Admission {
     this.#head = new HeadTime(core);
     this.onRequest = (req, res) => {
       const socket = req.socket;
-      if (req.httpVersionMajor === 1 && socket) this.#admit(req, res, socket);
-      // HTTP/2's compatibility API, on an attached HTTP/2 server.
-      else if (req.httpVersionMajor === 2) core.http2.onRequest(req as never, res as never);
+      if (req.httpVersionMajor !== 1 || !socket) return;
+      this.#admit(req, res, socket);
+    };
+    this.#onHttp2ServerRequest = (req, res) => {
+      if (req.httpVersionMajor === 2) {
+        core.http2.onRequest(req as unknown as Http2ServerRequest, res as unknown as Http2ServerResponse);
+        return;
+      }
+      // An HTTP/1.1 connection of an allowHTTP1 server: the whole HTTP/1.1 policy,
+      // middleware or not (an HTTP/2 server's handler is seldom an Express app).
+      const state = req.socket ? this.#admit(req, res, req.socket) : undefined;
+      if (state !== undefined) state.passed = state.requests;
     };
     // Named: stack traces and Express's layer list show it.
     const connectionPolicyMiddleware = (req: IncomingMessage, res: ServerResponse, next: Next) => {
@@ -71,7 +83,7 @@ export class Admission {
   adopt(server: HttpServer | AnyHttp2Server): void {
     if (this.#adopted.has(server)) return;
     this.#adopted.add(server);
-    server.prependListener('request', this.onRequest);
+    server.prependListener('request', isHttp2Server(server) ? this.#onHttp2ServerRequest : this.onRequest);
     // An HTTP/2 server's HTTP/1.1 connections (allowHTTP1) run on Node's HTTP/1
     // server code, which reads the same timer fields from the server.
     alignServerTimers(server as HttpServer, this.#core.options.idleTimeout);

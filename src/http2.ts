@@ -81,6 +81,14 @@ export class Http2Sessions {
       else this.#pendingSocket = socket;
     });
     server.on('session', (session: ServerHttp2Session) => this.#onSession(session));
+    // The server's 'stream', ahead of the compatibility API's listener (which turns
+    // a stream into a 'request'): each stream is counted and decided before any
+    // handler sees it.
+    server.prependListener('stream', (stream: ServerHttp2Stream) => {
+      const session = stream.session as ServerHttp2Session | undefined;
+      const state = session === undefined ? undefined : this.#core.tracker.get(session);
+      if (state?.session !== undefined) this.#onStream(session!, state, stream);
+    });
   }
 
   #onSession(session: ServerHttp2Session): void {
@@ -95,7 +103,6 @@ export class Http2Sessions {
       clearTimeout(s.idleTimer);
       clearTimeout(s.ageTimer);
     });
-    session.on('stream', (stream: ServerHttp2Stream) => this.#onStream(session, state, stream));
     this.#armIdle(session, state);
     if (state.ageLimit !== Infinity) {
       // gRPC's MAX_CONNECTION_AGE: at its age the session ends, idle or not.
@@ -139,11 +146,13 @@ export class Http2Sessions {
     if (state === undefined) return;
     const requests = this.#ordinals.get(stream) ?? state.requests;
     const info: ConnectionInfo = { id: state.id, requests, reused: requests > 1, openedAt: state.openedAt };
-    setConnectionInfo(req as unknown as IncomingMessage, info);
+    setConnectionInfo(req, info);
     const header = this.#core.options.exposeConnectionId;
     if (header !== false) res.setHeader(header, formatConnectionId(state.id, requests));
     let verdict = this.#verdicts.get(stream);
     if (verdict === undefined) {
+      // Refused (above a GOAWAY's last stream), or a policy function's to decide.
+      if (this.#core.fixedAnswer !== undefined) return;
       const fn = this.#core.options.policy as PolicyFunction;
       const asked = askPolicyFunction(fn, req as unknown as IncomingMessage, info);
       verdict = decideAtArrival({ ...this.#input(state, requests, asked.answer), policySource: asked.source }) as Decision;
@@ -233,6 +242,8 @@ export class Http2Sessions {
       session.goaway(constants.NGHTTP2_NO_ERROR, s.lastStreamId);
       session.close();
     };
+    // node:http2 (nghttp2) stops reading once a GOAWAY is out and no stream is
+    // open, so an idle session's ACK is never read: there the timer sends it.
     const timer = setTimeout(second, PING_WAIT_MS).unref();
     // Too many PINGs outstanding already (false): the timer sends the second GOAWAY.
     session.ping(() => second());

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 
 /** What the server knows of the connection a request arrived on. */
 export interface ConnectionInfo {
@@ -23,16 +24,17 @@ export interface ConnectionInfo {
  */
 const kInfo = Symbol.for('express-connection-policy.info');
 
-type WithInfo = IncomingMessage & { [kInfo]?: ConnectionInfo };
+type WithInfo = (IncomingMessage | Http2ServerRequest) & { [kInfo]?: ConnectionInfo };
 
-export function setConnectionInfo(req: IncomingMessage, info: ConnectionInfo): void {
+export function setConnectionInfo(req: IncomingMessage | Http2ServerRequest, info: ConnectionInfo): void {
   (req as WithInfo)[kInfo] = info;
 }
 
 /**
- * The `ConnectionInfo` of a request that went through `connectionPolicy()`,
- * or `undefined` for one that did not.
+ * The `ConnectionInfo` of a request that went through `connectionPolicy()` (or
+ * arrived on a server it is attached to, HTTP/2 streams included), or
+ * `undefined` for one that did not.
  */
-export function connectionInfo(req: IncomingMessage): ConnectionInfo | undefined {
+export function connectionInfo(req: IncomingMessage | Http2ServerRequest): ConnectionInfo | undefined {
   return (req as WithInfo)[kInfo];
 }

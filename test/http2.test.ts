@@ -1,0 +1,372 @@
+import { expect } from 'chai';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import http2 from 'node:http2';
+import https from 'node:https';
+import net, { type AddressInfo } from 'node:net';
+import {
+  CLOSE_CHANNEL,
+  DECISION_CHANNEL,
+  connectionInfo,
+  connectionPolicy,
+  type CloseMessage,
+  type ConnectionPolicy,
+  type ConnectionPolicyOptions,
+  type DecisionMessage,
+} from '../src/index.js';
+import { RawH2Client } from './helpers/h2-raw.js';
+import { RawClient, get } from './helpers/raw.js';
+import { eventually } from './helpers/wait.js';
+
+// SPEC §5: node:http2 servers through attach(); a session is a connection, and
+// where HTTP/1.1 answers Connection: close the session gets a GOAWAY (NO_ERROR)
+// naming the stream that decided; the drain is two-phase (GOAWAY 2^31−1 + PING,
+// then GOAWAY naming the last stream processed). Frames are read on a raw socket.
+
+const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
+const TLS = { key: fixture('localhost-key.pem'), cert: fixture('localhost-cert.pem') };
+const LAST_POSSIBLE_STREAM = 2 ** 31 - 1;
+
+type Handler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void;
+
+/** Answers `ms` ms later (query `ms`) with the request's ConnectionInfo as JSON. */
+const slowInfo: Handler = (req, res) => {
+  const ms = Number(new URL(req.url, 'http://x').searchParams.get('ms') ?? 0);
+  setTimeout(() => res.end(JSON.stringify(connectionInfo(req) ?? null)), ms);
+};
+
+describe('HTTP/2 (attach an http2 server)', function () {
+  this.timeout(20_000);
+  let server: http2.Http2Server | http2.Http2SecureServer | undefined;
+  let policy: ConnectionPolicy;
+  const closers: Array<() => void> = [];
+  afterEach(async () => {
+    for (const c of closers.splice(0)) c();
+    const s = server;
+    server = undefined;
+    if (s?.listening) await new Promise<void>((r) => s.close(() => r()));
+  });
+
+  async function start(options: ConnectionPolicyOptions, handler: Handler = slowInfo, { attach = true } = {}): Promise<number> {
+    policy = connectionPolicy(options);
+    server = http2.createServer(handler);
+    if (attach) policy.attach(server);
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    return (server.address() as AddressInfo).port;
+  }
+
+  async function raw(port: number, options?: { ackPings?: boolean }): Promise<RawH2Client> {
+    const c = await RawH2Client.connect(port, options);
+    closers.push(() => c.destroy());
+    return c;
+  }
+
+  /** One node:http2 client session; each request resolves with its headers and body. */
+  function client(url: string) {
+    const session = http2.connect(url, { rejectUnauthorized: false });
+    session.on('error', () => {});
+    closers.push(() => session.destroy());
+    return {
+      session,
+      get: (path: string) =>
+        new Promise<{ headers: http2.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+          const req = session.request({ ':path': path });
+          let body = '';
+          let headers: http2.IncomingHttpHeaders = {};
+          req.on('response', (h) => (headers = h));
+          req.setEncoding('utf8');
+          req.on('data', (d: string) => (body += d));
+          req.on('end', () => resolve({ headers, body }));
+          req.on('error', reject);
+          req.end();
+        }),
+    };
+  }
+
+  const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('a session is one connection: ids from the same sequence, streams as requests, no Connection or Keep-Alive header', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    closers.push(() => process.off('warning', onWarning));
+    const port = await start({ exposeConnectionId: true });
+    const c = client(`http://127.0.0.1:${port}`);
+    const first = await c.get('/');
+    const second = await c.get('/');
+    const a = JSON.parse(first.body) as { id: number; requests: number; reused: boolean; openedAt: number };
+    const b = JSON.parse(second.body) as typeof a;
+    expect(a).to.include({ requests: 1, reused: false });
+    expect(b).to.include({ id: a.id, requests: 2, reused: true, openedAt: a.openedAt });
+    for (const h of [first.headers, second.headers]) {
+      expect(h).to.not.have.property('connection');
+      expect(h).to.not.have.property('keep-alive');
+    }
+    expect(second.headers['x-connection-id']).to.equal(`${a.id};req=2`);
+    // An HTTP/1.1 connection of another server gets the next id of the same sequence.
+    const h1 = http.createServer((req, res) => res.end(String(connectionInfo(req)?.id)));
+    const other = connectionPolicy().attach(h1);
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    closers.push(() => other.close());
+    const rc = await RawClient.send((other.address() as AddressInfo).port, get('/'));
+    closers.push(() => rc.destroy());
+    expect(Number((await rc.response()).body)).to.be.greaterThan(a.id);
+    expect(policy.stats()).to.deep.include({ open: 1, idle: 1, accepted: 1, requests: 2, reusedRequests: 1 });
+    expect(warnings.map((w) => w.name)).to.not.include('UnsupportedWarning');
+  });
+
+  it('maxRequests: GOAWAY (NO_ERROR) naming the stream that reached it; every stream up to it finishes, then the session closes', async () => {
+    const port = await start({ maxRequests: 3 });
+    const c = await raw(port);
+    const ids: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const id = c.request('/');
+      ids.push(id);
+      await eventually(() => c.completed(id), `stream ${id} answered`);
+    }
+    await eventually(() => c.closed, 'the session closed');
+    expect(ids.every((id) => c.ok(id))).to.equal(true);
+    const goaways = c.goaways();
+    expect(goaways.length).to.be.greaterThan(0);
+    for (const g of goaways) expect(g).to.include({ lastStreamId: ids[2], errorCode: 0 });
+    expect(policy.stats().closed).to.include({ maxRequests: 1 });
+  });
+
+  it('maxRequests with streams open at once: those above the deciding stream are not processed', async () => {
+    const port = await start({ maxRequests: 2 });
+    const c = await raw(port);
+    const ids = [c.request('/?ms=50'), c.request('/?ms=50'), c.request('/?ms=50'), c.request('/?ms=50')];
+    await eventually(() => c.closed, 'the session closed');
+    expect(ids.map((id) => c.completed(id))).to.deep.equal([true, true, false, false]);
+    expect(c.goaways()[0]).to.include({ lastStreamId: ids[1], errorCode: 0 });
+    expect(policy.stats()).to.deep.include({ requests: 2 });
+  });
+
+  it("policy 'close' and a policy function's 'close' end the session after the stream that asked", async () => {
+    const seen: Array<{ path: string; requests: number }> = [];
+    const port = await start({
+      policy: (req, info) => {
+        seen.push({ path: req.url ?? '', requests: info.requests });
+        return req.url === '/bye' ? 'close' : 'keep-alive';
+      },
+    });
+    const c = await raw(port);
+    const a = c.request('/');
+    await eventually(() => c.completed(a), 'first answered');
+    const b = c.request('/bye');
+    await eventually(() => c.closed, 'the session closed');
+    expect(c.completed(b)).to.equal(true);
+    expect(c.goaways()[0]).to.include({ lastStreamId: b, errorCode: 0 });
+    expect(seen).to.deep.equal([
+      { path: '/', requests: 1 },
+      { path: '/bye', requests: 2 },
+    ]);
+    expect(policy.stats().closed).to.include({ policy: 1 });
+  });
+
+  it('the decision channel says keepAlive: false for the stream that triggered the GOAWAY; the close channel counts the session', async () => {
+    const decisions: Array<{ keepAlive: boolean; reason: string }> = [];
+    const closes: Array<{ reason: string; requests: number }> = [];
+    const onDecision = (m: unknown) =>
+      decisions.push({ keepAlive: (m as DecisionMessage).keepAlive, reason: (m as DecisionMessage).reason });
+    const onClose = (m: unknown) => closes.push({ reason: (m as CloseMessage).reason, requests: (m as CloseMessage).requests });
+    subscribe(DECISION_CHANNEL, onDecision);
+    subscribe(CLOSE_CHANNEL, onClose);
+    closers.push(
+      () => unsubscribe(DECISION_CHANNEL, onDecision),
+      () => unsubscribe(CLOSE_CHANNEL, onClose),
+    );
+    const port = await start({ maxRequests: 2 });
+    const c = await raw(port);
+    const a = c.request('/');
+    await eventually(() => c.completed(a), 'first answered');
+    c.request('/');
+    await eventually(() => closes.length === 1, 'the close message');
+    expect(decisions.map((d) => d.keepAlive)).to.deep.equal([true, false]);
+    expect(decisions[1]!.reason).to.match(/maxRequests reached \(2\/2\)/);
+    expect(closes).to.deep.equal([{ reason: 'maxRequests', requests: 2 }]);
+  });
+
+  it('idleTimeout: a session with no open stream gets a GOAWAY naming its last stream, never while a stream is open', async () => {
+    const port = await start({ idleTimeout: 300 });
+    const c = await raw(port);
+    const id = c.request('/?ms=700');
+    await eventually(() => c.completed(id), 'the slow stream answered', 3000);
+    const answeredAt = c.frames.at(-1)!.at;
+    expect(c.goaways(), 'no GOAWAY while the stream was open').to.deep.equal([]);
+    await eventually(() => c.goaways().length > 0, 'a GOAWAY', 3000);
+    const idleFor = c.goaways()[0]!.at - answeredAt;
+    expect(idleFor).to.be.within(240, 600);
+    expect(c.goaways()[0]).to.include({ lastStreamId: id, errorCode: 0 });
+    await eventually(() => c.closed, 'the session closed');
+    expect(policy.stats().closed).to.include({ idleTimeout: 1 });
+  });
+
+  it('maxAge: the session gets its GOAWAY at its age even with a stream open, which still finishes', async () => {
+    const port = await start({ maxAge: 300, maxAgeJitter: 0 });
+    const c = await raw(port);
+    const id = c.request('/?ms=800');
+    await eventually(() => c.goaways().length > 0, 'a GOAWAY', 3000);
+    expect(c.goaways()[0]!.at).to.be.within(240, 600);
+    expect(c.goaways()[0]).to.include({ lastStreamId: id, errorCode: 0 });
+    expect(c.completed(id)).to.equal(false);
+    await eventually(() => c.completed(id) && c.closed, 'the stream answered, then the session closed', 3000);
+    expect(c.ok(id)).to.equal(true);
+    expect(policy.stats().closed).to.include({ maxAge: 1 });
+  });
+
+  it('drain: GOAWAY 2^31−1 and a PING, then on the ACK a GOAWAY naming the last stream; the stream in flight finishes', async () => {
+    const port = await start({});
+    const c = await raw(port);
+    const id = c.request('/?ms=300');
+    await wait(50);
+    const result = await policy.drain({ timeout: 3000 });
+    expect(result).to.deep.equal({ graceful: 1, destroyed: 0 });
+    const goaways = c.goaways();
+    expect(goaways[0]).to.include({ lastStreamId: LAST_POSSIBLE_STREAM, errorCode: 0 });
+    expect(goaways[1]).to.include({ lastStreamId: id, errorCode: 0 });
+    expect(c.pings()).to.have.length(1);
+    // The second GOAWAY followed the PING's ACK, not the one-second fallback.
+    expect(goaways[1]!.at - goaways[0]!.at).to.be.below(500);
+    expect(c.completed(id) && c.ok(id)).to.equal(true);
+    expect(policy.stats().closed).to.include({ drain: 1 });
+  });
+
+  it('drain: without an ACK the second GOAWAY goes out a second after the PING; an idle session is drained the same way', async () => {
+    const port = await start({});
+    const c = await raw(port, { ackPings: false });
+    const id = c.request('/');
+    await eventually(() => c.completed(id), 'answered');
+    expect(await policy.drain({ timeout: 5000 })).to.deep.equal({ graceful: 1, destroyed: 0 });
+    const goaways = c.goaways();
+    expect(goaways[0]).to.include({ lastStreamId: LAST_POSSIBLE_STREAM });
+    expect(goaways[1]).to.include({ lastStreamId: id });
+    expect(goaways[1]!.at - goaways[0]!.at).to.be.within(800, 2000);
+  });
+
+  it('drain: a stream that never ends is destroyed at timeout and counted destroyed', async () => {
+    const port = await start({}, (req, res) => res.write('never ends'));
+    const c = await raw(port);
+    c.request('/');
+    await wait(50);
+    const started = Date.now();
+    expect(await policy.drain({ timeout: 300 })).to.deep.equal({ graceful: 0, destroyed: 1 });
+    expect(Date.now() - started).to.be.within(240, 600);
+    await eventually(() => c.closed, 'the connection closed');
+  });
+
+  it('drainSignal(req) on an HTTP/2 request: aborted by the drain, and the stream ends cleanly', async () => {
+    const port = await start({}, (req, res) => {
+      res.write('data: 1\n\n');
+      policy.drainSignal(req).addEventListener('abort', () => res.end('data: bye\n\n'));
+    });
+    const c = await raw(port);
+    const id = c.request('/');
+    await eventually(() => c.frames.some((f) => f.streamId === id), 'the stream began');
+    expect(await policy.drain({ timeout: 3000 })).to.deep.equal({ graceful: 1, destroyed: 0 });
+    expect(c.completed(id)).to.equal(true);
+  });
+
+  it('the middleware alone leaves HTTP/2 requests alone: no ConnectionInfo, no header', async () => {
+    let info: unknown = 'unset';
+    const port = await start(
+      { exposeConnectionId: true },
+      (req, res) => {
+        policy(req as never, res as never, () => {
+          info = connectionInfo(req);
+          res.end('ok');
+        });
+      },
+      { attach: false },
+    );
+    const c = client(`http://127.0.0.1:${port}`);
+    const res = await c.get('/');
+    expect(res.body).to.equal('ok');
+    expect(info).to.equal(undefined);
+    expect(res.headers).to.not.have.property('x-connection-id');
+    expect(policy.stats().requests).to.equal(0);
+  });
+
+  it('a session that sends garbage, or vanishes mid-stream, is counted and never stalls a drain', async () => {
+    const port = await start({}, (req, res) => setTimeout(() => res.end('late'), 200));
+    const garbage = net.connect(port, '127.0.0.1');
+    garbage.on('error', () => {});
+    closers.push(() => garbage.destroy());
+    garbage.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nthis is not a frame at all, not even close........');
+    const c = await raw(port);
+    c.request('/');
+    await wait(50);
+    c.destroy();
+    await eventually(() => policy.stats().open === 0, 'both sessions closed');
+    const closed = policy.stats().closed;
+    expect(closed.client + closed.error).to.equal(2);
+    expect(await policy.drain({ timeout: 2000 })).to.deep.equal({ graceful: 0, destroyed: 0 });
+  });
+
+  it('attach() of anything else throws a TypeError that names what it got', () => {
+    const p = connectionPolicy();
+    expect(() => p.attach({} as never)).to.throw(
+      TypeError,
+      /^attach\(server\): expected an http, https or http2 server; got \{\}/,
+    );
+    expect(() => p.attach(net.createServer() as never)).to.throw(TypeError, /got Server \{/);
+    expect(() => p.attach(undefined as never)).to.throw(TypeError, /got undefined/);
+  });
+
+  describe('allowHTTP1 (TLS)', () => {
+    async function startSecure(options: ConnectionPolicyOptions): Promise<number> {
+      policy = connectionPolicy(options);
+      server = policy.attach(http2.createSecureServer({ ...TLS, allowHTTP1: true }, slowInfo));
+      await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+      return (server.address() as AddressInfo).port;
+    }
+
+    /** HTTP/1.1 over TLS on one keep-alive socket; each response with its headers. */
+    function https11(port: number) {
+      const agent = new https.Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false });
+      closers.push(() => agent.destroy());
+      return (path: string) =>
+        new Promise<{ headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+          https
+            .get({ host: '127.0.0.1', port, path, agent }, (res) => {
+              let body = '';
+              res.on('data', (d) => (body += d));
+              res.on('end', () => resolve({ headers: res.headers, body }));
+            })
+            .on('error', reject);
+        });
+    }
+
+    it('HTTP/1.1 connections get the HTTP/1.1 policy (hint, maxRequests with Connection: close), HTTP/2 ones GOAWAY', async () => {
+      const port = await startSecure({ maxRequests: 2, idleTimeout: 10_000 });
+      const get11 = https11(port);
+      const first = await get11('/');
+      const second = await get11('/');
+      expect(first.headers.connection).to.equal('keep-alive');
+      expect(first.headers['keep-alive']).to.equal('timeout=9, max=1');
+      expect(second.headers.connection).to.equal('close');
+      const a = JSON.parse(first.body) as { id: number; requests: number };
+      expect(JSON.parse(second.body)).to.include({ id: a.id, requests: 2 });
+      const c = client(`https://127.0.0.1:${port}`);
+      const h2first = await c.get('/');
+      expect(h2first.headers).to.not.have.property('connection');
+      await c.get('/');
+      await eventually(() => c.session.closed || c.session.destroyed, 'the HTTP/2 session closed after maxRequests');
+      await eventually(() => policy.stats().closed.maxRequests === 2, 'both connections counted as maxRequests');
+    });
+
+    it('HTTP/1.1 connections are closed after idleTimeout, as on an http server', async () => {
+      const port = await startSecure({ idleTimeout: 300 });
+      const c = await RawClient.connect(port, '127.0.0.1', { secure: true });
+      closers.push(() => c.destroy());
+      c.write(get('/'));
+      const res = await c.response();
+      expect(res.header('keep-alive')).to.equal('timeout=1');
+      const closed = await c.closed(2000);
+      expect(closed.kind).to.equal('fin');
+      expect(closed.afterMs).to.be.within(240, 600);
+      await eventually(() => policy.stats().closed.idleTimeout === 1, 'counted idleTimeout');
+    });
+  });
+});
