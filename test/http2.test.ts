@@ -15,6 +15,7 @@ import {
   type ConnectionPolicyOptions,
   type DecisionMessage,
 } from '../src/index.js';
+import { expectReusedConnection, expectResetConnection, probeConnections, recordConnections } from '../src/testing/index.js';
 import { RawH2Client } from './helpers/h2-raw.js';
 import { RawClient, get } from './helpers/raw.js';
 import { eventually } from './helpers/wait.js';
@@ -312,6 +313,64 @@ describe('HTTP/2 (attach an http2 server)', function () {
     );
     expect(() => p.attach(net.createServer() as never)).to.throw(TypeError, /got Server \{/);
     expect(() => p.attach(undefined as never)).to.throw(TypeError, /got undefined/);
+  });
+
+  describe('the test helpers with { http2: true }', () => {
+    it('probeConnections: one session carries every request (prior knowledge on http:), the server agrees', async () => {
+      const port = await start({ exposeConnectionId: true });
+      const report = await probeConnections(`http://127.0.0.1:${port}/`, { http2: true, requests: 4 });
+      expect(report.sockets).to.equal(1);
+      expect(report.serverConnections).to.equal(1);
+      expect(report.requests.map((r) => [r.status, r.socket, r.reused])).to.deep.equal([
+        [200, 1, false],
+        [200, 1, true],
+        [200, 1, true],
+        [200, 1, true],
+      ]);
+      expect(report.requests[3]!.serverConnection).to.match(/;req=4$/);
+    });
+
+    it('expectReusedConnection passes on a keep-alive server and fails where every stream ends its session', async () => {
+      const port = await start({ maxRequests: 1 });
+      const url = `http://127.0.0.1:${port}/`;
+      const reset = await expectResetConnection(url, { http2: true, requests: 3 });
+      expect(reset.sockets).to.equal(3);
+      const err = await expectReusedConnection(url, { http2: true, requests: 3 }).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(err?.name).to.equal('AssertionError');
+    });
+
+    it('over TLS the session is negotiated with ALPN, and a server that is not listening is started and closed', async () => {
+      policy = connectionPolicy();
+      const secure = policy.attach(http2.createSecureServer(TLS, slowInfo));
+      const report = await expectReusedConnection(secure, { http2: true, requests: 3 });
+      expect(report.sockets).to.equal(1);
+      expect(secure.listening).to.equal(false);
+      expect(policy.stats()).to.deep.include({ accepted: 1, requests: 3, reusedRequests: 2 });
+    });
+
+    it("recordConnections(http2 server): a session is a connection, so an HTTP/2 client's reuse is proven", async () => {
+      const port = await start({});
+      const recorder = await recordConnections(server!);
+      closers.push(() => void recorder.close());
+      const c = client(`http://127.0.0.1:${port}`);
+      for (let i = 0; i < 3; i++) await c.get(`/n${i}`);
+      await expectReusedConnection(recorder, { connections: 1, requests: 3 });
+      expect(recorder.requests.map((r) => [r.method, r.path, r.connection, r.ordinal, r.status])).to.deep.equal([
+        ['GET', '/n0', 1, 1, 200],
+        ['GET', '/n1', 1, 2, 200],
+        ['GET', '/n2', 1, 3, 200],
+      ]);
+      const other = client(`http://127.0.0.1:${port}`);
+      await other.get('/');
+      const err = await expectReusedConnection(recorder, { connections: 1 }).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(err?.message).to.match(/expected every connection to carry more than one/);
+    });
   });
 
   describe('allowHTTP1 (TLS)', () => {

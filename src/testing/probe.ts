@@ -3,7 +3,8 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import { parseConnectionId } from '../connection-id.js';
 import { optionError } from '../errors.js';
-import { checkMilliseconds, checkNumber, checkOptionsObject, given } from '../validate.js';
+import { checkBoolean, checkMilliseconds, checkNumber, checkOptionsObject, given } from '../validate.js';
+import { probeHttp2 } from './probe-h2.js';
 import { TOKEN } from '../headers.js';
 import type { ConnectionReport, ProbedRequest } from './report.js';
 import { resolveTarget, type ProbeTarget } from './target.js';
@@ -22,9 +23,16 @@ export interface ProbeOptions {
   body?: string | Uint8Array | undefined;
   /** Milliseconds one request may take before the probe fails. @default 10000 */
   timeout?: number | undefined;
+  /**
+   * Probe over HTTP/2 (prior knowledge on `http:`, ALPN on `https:`): "reused"
+   * means every request after the first went over the first request's session.
+   * @default false
+   */
+  http2?: boolean | undefined;
 }
 
 interface ResolvedProbeOptions {
+  http2: boolean;
   requests: number;
   method: string;
   path: string;
@@ -34,7 +42,7 @@ interface ResolvedProbeOptions {
 }
 
 export const PROBE_DEFAULTS = Object.freeze({ requests: 3, method: 'GET', path: '/', timeout: 10_000 });
-const NAMES = ['requests', 'method', 'path', 'headers', 'body', 'timeout'];
+const NAMES = ['requests', 'method', 'path', 'headers', 'body', 'timeout', 'http2'];
 
 export function resolveProbeOptions(where: string, options: ProbeOptions = {}): ResolvedProbeOptions {
   checkOptionsObject(where, options, NAMES);
@@ -72,7 +80,8 @@ export function resolveProbeOptions(where: string, options: ProbeOptions = {}): 
     throw optionError(where, 'ERR_INVALID_ARG_TYPE', 'body', body, 'a string or a Buffer');
   }
   const timeout = checkMilliseconds(where, 'timeout', given(options, 'timeout', PROBE_DEFAULTS.timeout), { min: 1 });
-  return { requests, method: method.toUpperCase(), path, headers: { ...headers }, body, timeout };
+  const http2 = checkBoolean(where, 'http2', given(options, 'http2', false));
+  return { requests, method: method.toUpperCase(), path, headers: { ...headers }, body, timeout, http2 };
 }
 
 const SERVER_ID_HEADER = 'x-connection-id';
@@ -84,6 +93,13 @@ const SERVER_ID_HEADER = 'x-connection-id';
  */
 export async function probe(target: ProbeTarget, options: ResolvedProbeOptions): Promise<ConnectionReport> {
   const resolved = await resolveTarget(target);
+  if (options.http2) {
+    try {
+      return summarize(await probeHttp2(resolved.url, { ...resolved.headers, ...options.headers }, options));
+    } finally {
+      await resolved.close();
+    }
+  }
   const isHttps = resolved.url.protocol === 'https:';
   // One socket at a time: a second socket can then only mean the first was not reusable.
   // Test servers use self-signed certificates, so HTTPS probes do not verify them.

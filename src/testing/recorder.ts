@@ -1,7 +1,9 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import net, { type Socket } from 'node:net';
+import type { Http2SecureServer, Http2Server, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
+import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { isHttp2Server } from '../http2.js';
 import { writtenHead } from '../node-internals.js';
 import { listenOnLoopback, closeStarted, urlOf } from './target.js';
 
@@ -56,8 +58,9 @@ function recordResponse(entry: RecordedRequest, res: ServerResponse): void {
   if (keepAlive !== undefined) entry.keepAliveHeader = keepAlive;
 }
 
-/** What can be recorded: a server (listening or not), an Express app, or a request listener. */
-export type RecordTarget = http.Server | https.Server | ((req: IncomingMessage, res: ServerResponse) => void);
+/** What can be recorded: a server (listening or not; HTTP/2 too), an Express app, or a request listener. */
+export type RecordTarget =
+  http.Server | https.Server | Http2Server | Http2SecureServer | ((req: IncomingMessage, res: ServerResponse) => void);
 
 const recorders = new WeakSet<object>();
 
@@ -65,60 +68,106 @@ export function isRecorder(value: unknown): value is ConnectionRecorder {
   return typeof value === 'object' && value !== null && recorders.has(value);
 }
 
+/** The requests recorded so far, numbered by connection (a socket, or an HTTP/2 session). */
+class Recording {
+  readonly #numbers = new WeakMap<object, number>();
+  readonly #counts = new WeakMap<object, number>();
+  #lastNumber = 0;
+  requests: RecordedRequest[] = [];
+
+  record(connection: object, method: string, path: string): RecordedRequest {
+    let number = this.#numbers.get(connection);
+    if (number === undefined) {
+      number = ++this.#lastNumber;
+      this.#numbers.set(connection, number);
+    }
+    const ordinal = (this.#counts.get(connection) ?? 0) + 1;
+    this.#counts.set(connection, ordinal);
+    const entry: RecordedRequest = { method, path, connection: number, ordinal, at: performance.now() };
+    this.requests.push(entry);
+    return entry;
+  }
+}
+
+/**
+ * Listens to `server` ahead of the application, reading only; returns what stops
+ * it. An HTTP/2 server's streams are recorded from `'stream'` (a `'request'`
+ * listener would switch its compatibility API on), a session being a connection.
+ */
+function listen(server: net.Server, recording: Recording): { stop(): void; destroySessions(): void } {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const entry = recording.record(req.socket, req.method ?? '', req.url ?? '');
+    res.once('finish', () => recordResponse(entry, res));
+  };
+  const sessions = new Set<ServerHttp2Session>();
+  const onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+    const entry = recording.record(stream.session!, String(headers[':method'] ?? ''), String(headers[':path'] ?? ''));
+    stream.once('close', () => {
+      const status = stream.sentHeaders[':status'];
+      if (status !== undefined) entry.status = Number(status);
+    });
+  };
+  const onSession = (session: ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  };
+  if (isHttp2Server(server)) {
+    server.prependListener('stream', onStream);
+    server.on('session', onSession);
+  } else {
+    server.prependListener('request', onRequest);
+  }
+  return {
+    stop() {
+      server.off('request', onRequest);
+      server.off('stream', onStream);
+      server.off('session', onSession);
+    },
+    destroySessions() {
+      for (const session of sessions) session.destroy();
+    },
+  };
+}
+
 /**
  * Records, on the server side, which connection each request arrived on, whoever
- * sent it: the way to test a *client's* connection reuse. A `'request'` listener
- * ahead of the application's only reads the request, so responses are unchanged,
- * whatever policy (or none) the server applies.
+ * sent it: the way to test a *client's* connection reuse. A listener ahead of the
+ * application's only reads the request, so responses are unchanged, whatever
+ * policy (or none) the server applies.
  */
 export async function recordConnections(target: RecordTarget): Promise<ConnectionRecorder> {
-  let server: http.Server | https.Server;
+  let server: net.Server;
   if (target instanceof net.Server) {
     server = target;
   } else if (typeof target === 'function') {
     server = http.createServer(target);
   } else {
     throw new TypeError(
-      'recordConnections(): target must be an http.Server or https.Server, an Express app, or a request listener ' +
+      'recordConnections(): target must be an http.Server, https.Server or http2 server, an Express app, or a request listener ' +
         `(req, res) => …; got ${target === null ? 'null' : typeof target}`,
     );
   }
   const started = !server.listening;
   if (started) await listenOnLoopback(server);
-
-  const numbers = new WeakMap<Socket, number>();
-  const counts = new WeakMap<Socket, number>();
-  let lastNumber = 0;
-  let recorded: RecordedRequest[] = [];
-  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-    const socket = req.socket;
-    let connection = numbers.get(socket);
-    if (connection === undefined) {
-      connection = ++lastNumber;
-      numbers.set(socket, connection);
-    }
-    const ordinal = (counts.get(socket) ?? 0) + 1;
-    counts.set(socket, ordinal);
-    const entry: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', connection, ordinal, at: performance.now() };
-    recorded.push(entry);
-    res.once('finish', () => recordResponse(entry, res));
-  };
-  server.prependListener('request', onRequest);
-
+  const recording = new Recording();
+  const listening = listen(server, recording);
   const recorder: ConnectionRecorder = {
     url: urlOf(server).href,
     get requests() {
-      return recorded;
+      return recording.requests;
     },
     get connections() {
-      return new Set(recorded.map((r) => r.connection)).size;
+      return new Set(recording.requests.map((r) => r.connection)).size;
     },
     clear() {
-      recorded = [];
+      recording.requests = [];
     },
     async close() {
-      server.off('request', onRequest);
-      if (started) await closeStarted(server);
+      listening.stop();
+      if (started) {
+        listening.destroySessions();
+        await closeStarted(server);
+      }
     },
   };
   recorders.add(recorder);
