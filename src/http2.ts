@@ -243,8 +243,10 @@ export class Http2Sessions {
       session.close();
     };
     // node:http2 (nghttp2) stops reading once a GOAWAY is out and no stream is
-    // open, so an idle session's ACK is never read: there the timer sends it.
-    const timer = setTimeout(second, PING_WAIT_MS).unref();
+    // open, so an idle session's ACK is never read: there the timer sends it. Not
+    // unref'd: a socket nobody reads from no longer keeps the process alive, and
+    // the session must still be closed.
+    const timer = setTimeout(second, PING_WAIT_MS);
     // Too many PINGs outstanding already (false): the timer sends the second GOAWAY.
     session.ping(() => second());
   }

@@ -1,5 +1,5 @@
 import { Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Http2ServerRequest } from 'node:http2';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { Server as HttpsServer } from 'node:https';
 import { inspect } from 'node:util';
 import { Admission } from './admission.js';
@@ -45,7 +45,7 @@ export interface ConnectionPolicy {
    * policy is not draining, `503 draining` with `Connection: close` from the first
    * `drain()` call on. Works as an Express handler and as a `node:http` one.
    */
-  readiness(): (req: IncomingMessage, res: ServerResponse) => void;
+  readiness(): (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void;
   /** The validated options, frozen. */
   readonly options: ResolvedOptions;
 }
