@@ -11,6 +11,10 @@ export interface HaproxyOptions {
   upstreams: number[];
   /** Active health checks: `option httpchk GET <path>`, `inter 200 fall 1 rise 1`; none when undefined. */
   healthCheck?: string;
+  /** `h2`: HTTP/2 to the backends, prior knowledge (`proto h2`, and `check-proto h2` for the checks). */
+  proto?: 'h2';
+  /** HAProxy's `retry-on` (L7 retries); HAProxy's default (`conn-failure`) when undefined. */
+  retryOn?: string;
 }
 
 /** One backend server's line of HAProxy's `show stat`. */
@@ -38,6 +42,12 @@ export async function startHaproxy(options: HaproxyOptions): Promise<Haproxy> {
   const port = await freePort();
   const socketPath = path.join(dir, 'admin.sock');
   const check = options.healthCheck;
+  const h2 = options.proto === 'h2' ? ' proto h2' : '';
+  // Over h2 the check must say HTTP/2 (with the default HTTP/1.0 HAProxy 2.6 reports a socket error).
+  const checkRequest =
+    options.proto === 'h2'
+      ? `  option httpchk\n  http-check send meth GET uri ${check} ver HTTP/2 hdr host localhost`
+      : `  option httpchk GET ${check}`;
   const conf = `
 global
   pidfile ${dir}/haproxy.pid
@@ -51,14 +61,14 @@ defaults
   option http-keep-alive
   retries 3
   option redispatch
-frontend fe
+${options.retryOn ? `  retry-on ${options.retryOn}\n` : ''}frontend fe
   bind 127.0.0.1:${port}
   default_backend be
 backend be
   balance roundrobin
   http-reuse always
-${check ? `  option httpchk GET ${check}\n  http-check expect status 200\n  default-server inter 200 fall 1 rise 1` : ''}
-${options.upstreams.map((p, i) => `  server s${i + 1} 127.0.0.1:${p}${check ? ' check' : ''}`).join('\n')}
+${check ? `${checkRequest}\n  http-check expect status 200\n  default-server inter 200 fall 1 rise 1` : ''}
+${options.upstreams.map((p, i) => `  server s${i + 1} 127.0.0.1:${p}${h2}${check ? ` check${options.proto === 'h2' ? ' check-proto h2' : ''}` : ''}`).join('\n')}
 `;
   await writeFile(path.join(dir, 'haproxy.cfg'), conf);
   let output = '';
