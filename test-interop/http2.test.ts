@@ -5,7 +5,8 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { connectionInfo, connectionPolicy, type ConnectionPolicy } from '../src/index.js';
-import { runTs, type Child } from '../test/helpers/child.js';
+import type { Child } from '../test/helpers/child.js';
+import { startInstance } from './helpers/instance.js';
 import { startHaproxy, type Haproxy } from './helpers/haproxy.js';
 import { nodeLane } from './helpers/lanes.js';
 import { freePort } from './helpers/process.js';
@@ -133,31 +134,13 @@ describe('HTTP/2 with real peers', function () {
       for (const c of children.splice(0)) c.kill();
     });
 
-    async function start(port: number): Promise<Child> {
-      for (let attempt = 0; ; attempt++) {
-        const child = runTs('examples/http2-server.ts', [
-          '--port',
-          String(port),
-          '--tls-port',
-          '0',
-          '--drain-delay',
-          '1000',
-          '--drain-spread',
-          '0',
-          '--drain-timeout',
-          '5000',
-        ]);
-        children.push(child);
-        try {
-          await child.waitFor(/listening on/, 15_000);
-          return child;
-        } catch (err) {
-          child.kill();
-          if (attempt > 20) throw err;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
-    }
+    const start = (port: number) =>
+      startInstance(
+        'examples/http2-server.ts',
+        port,
+        ['--tls-port', '0', '--drain-delay', '1000', '--drain-spread', '0', '--drain-timeout', '5000'],
+        children,
+      );
 
     it('restarts each instance with zero failed requests', async () => {
       const ports = [await freePort(), await freePort()];

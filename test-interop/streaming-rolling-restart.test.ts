@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { EventSource, WebSocket } from 'undici';
-import { runTs, type Child } from '../test/helpers/child.js';
+import type { Child } from '../test/helpers/child.js';
+import { startInstance } from './helpers/instance.js';
 import { startHaproxy, type Haproxy } from './helpers/haproxy.js';
 import { freePort } from './helpers/process.js';
 
@@ -41,21 +42,8 @@ describe('streams through a rolling restart behind HAProxy', function () {
     for (const c of children.splice(0)) c.kill();
   });
 
-  async function start(script: string, port: number, args: string[]): Promise<Child> {
-    // The old process gave the port up at the end of its delay; it has exited by now.
-    for (let attempt = 0; ; attempt++) {
-      const child = runTs(script, ['--port', String(port), ...args]);
-      children.push(child);
-      try {
-        await child.waitFor(/listening on/, 15_000);
-        return child;
-      } catch (err) {
-        child.kill();
-        if (attempt > 20) throw err;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-  }
+  // The old process gave the port up at the end of its delay; it has exited by now.
+  const start = (script: string, port: number, args: string[]) => startInstance(script, port, args, children);
 
   /** Two instances behind HAProxy; `during()` runs with traffic flowing; each instance is then restarted once. */
   async function rollout(script: string, args: string[], during: (url: string) => Promise<void>): Promise<Rollout> {
