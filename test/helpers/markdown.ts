@@ -12,6 +12,7 @@ export const PAGES = [
   'docs/decisions.md',
   'docs/shutdown.md',
   'docs/streaming.md',
+  'docs/http2.md',
   'docs/observability.md',
   'docs/testing.md',
   'docs/doctor.md',
