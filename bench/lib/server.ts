@@ -7,10 +7,15 @@
 //   express-passthrough-twin the same (a second process of it measures the method's own error)
 //   express-policy           Express 5 with app.use(connectionPolicy()) first
 //   express-policy-attached  the same, with policy.attach(server)
+//   bare-http2               node:http2 (h2c), res.end('hello') through the compatibility API
+//   bare-http2-twin          the same (a second process of it measures the method's own error)
+//   http2-policy-attached    the same with policy.attach(server)
 //   split-bare      node:http created with { noDelay: false }, response written in two pieces
 //   split-policy    the same server with connectionPolicy() (noDelay: true by default)
 // Prints `listening on http://127.0.0.1:PORT/`; `stats` on stdin prints the policy's stats.
 import http from 'node:http';
+import http2 from 'node:http2';
+import type { Server as NetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -42,7 +47,7 @@ function split(req: http.IncomingMessage, res: http.ServerResponse): void {
   setImmediate(() => res.end(REST));
 }
 
-let server: http.Server;
+let server: http.Server | http2.Http2Server;
 switch (values.kind) {
   case 'bare-http':
     server = http.createServer((req, res) => res.end('hello'));
@@ -65,6 +70,11 @@ switch (values.kind) {
     server = http.createServer(app);
     break;
   }
+  case 'bare-http2':
+  case 'bare-http2-twin':
+  case 'http2-policy-attached':
+    server = http2.createServer((req, res) => res.end('hello'));
+    break;
   case 'split-bare':
     server = http.createServer({ noDelay: false }, split);
     break;
@@ -76,8 +86,9 @@ switch (values.kind) {
     process.exit(2);
 }
 if (values.kind.endsWith('-attached') || values.kind === 'split-policy') policy.attach(server);
-server.listen(0, '127.0.0.1', () => {
-  console.log(`listening on http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+const listener: NetServer = server;
+listener.listen(0, '127.0.0.1', () => {
+  console.log(`listening on http://127.0.0.1:${(listener.address() as AddressInfo).port}/`);
 });
 server.on('request', () => served++);
 createInterface({ input: process.stdin }).on('line', (line) => {
