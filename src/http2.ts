@@ -12,7 +12,7 @@ import { Server as NetServer, type Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import { decisionChannel, type DecisionMessage } from './channels.js';
 import { formatConnectionId } from './connection-id.js';
-import type { ConnectionState, SessionState } from './connections.js';
+import type { ConnectionState } from './connections.js';
 import type { PolicyCore } from './core.js';
 import { debug } from './debug.js';
 import { decideAtArrival, type ArrivalInput, type Decision } from './decide.js';
@@ -50,9 +50,14 @@ export class Http2Sessions {
   readonly #core: PolicyCore;
   /** The socket of the session Node is about to create (its 'session' event runs inside the connection listener). */
   #pendingSocket: Socket | undefined;
-  readonly #ordinals = new WeakMap<ServerHttp2Stream, number>();
-  readonly #verdicts = new WeakMap<ServerHttp2Stream, Decision>();
+  /**
+   * The stream the server's 'stream' event is being emitted for, with its ordinal
+   * and decision: the compatibility API turns it into a 'request' within that same
+   * emission, and onRequest() takes it from here (no per-stream map).
+   */
+  #current: { stream: ServerHttp2Stream; requests: number; verdict: Decision | undefined } | undefined;
   readonly transport: Transport<ServerHttp2Session>;
+  readonly #streamClosed = new WeakMap<ServerHttp2Session, () => void>();
 
   constructor(core: PolicyCore) {
     this.#core = core;
@@ -103,7 +108,18 @@ export class Http2Sessions {
       clearTimeout(s.idleTimer);
       clearTimeout(s.ageTimer);
     });
-    this.#armIdle(session, state);
+    // `idleTimeout`: one timer per session, refreshed when its last open stream
+    // closes; firing while a stream is open does nothing (never idle then).
+    const idleTimeout = this.#core.options.idleTimeout;
+    const idleTimer = setTimeout(() => {
+      if (s.openStreams === 0)
+        this.#goaway(session, state, s.lastStreamId, 'idleTimeout', `idle for ${idleTimeout} ms (idleTimeout)`);
+    }, idleTimeout).unref();
+    s.idleTimer = idleTimer;
+    // One listener function per session, shared by its streams ('close' fires once per stream).
+    this.#streamClosed.set(session, () => {
+      if (--s.openStreams === 0 && !s.goawaySent) idleTimer.refresh();
+    });
     if (state.ageLimit !== Infinity) {
       // gRPC's MAX_CONNECTION_AGE: at its age the session ends, idle or not.
       s.ageTimer = setTimeout(() => {
@@ -123,16 +139,13 @@ export class Http2Sessions {
     // A stream the server was handed has its id (only a client's pending one has none).
     const id = stream.id!;
     if (id > s.lastStreamId) s.lastStreamId = id;
-    clearTimeout(s.idleTimer);
     this.#core.tracker.countRequest(state);
-    this.#ordinals.set(stream, state.requests);
-    stream.once('close', () => {
-      if (--s.openStreams === 0 && !s.goawaySent) this.#armIdle(session, state);
-    });
-    const verdict = decideAtArrival(this.#input(state, state.requests, this.#core.fixedAnswer));
-    if ('askPolicy' in verdict) return; // the function is asked with the request, in onRequest()
-    this.#verdicts.set(stream, verdict);
-    this.#apply(session, state, stream, verdict);
+    stream.on('close', this.#streamClosed.get(session)!);
+    const decided = decideAtArrival(this.#input(state, state.requests, this.#core.fixedAnswer));
+    // A function is asked with the request, in onRequest().
+    const verdict = 'askPolicy' in decided ? undefined : decided;
+    this.#current = { stream, requests: state.requests, verdict };
+    if (verdict !== undefined) this.#apply(session, state, stream, verdict);
   }
 
   /**
@@ -142,17 +155,19 @@ export class Http2Sessions {
    */
   onRequest(req: Http2ServerRequest, res: Http2ServerResponse): void {
     const stream = req.stream;
+    const current = this.#current;
+    this.#current = undefined;
+    // Refused above a GOAWAY's last stream, or a session the policy does not track.
+    if (current === undefined || current.stream !== stream) return;
     const state = this.#core.tracker.get(stream.session as ServerHttp2Session);
     if (state === undefined) return;
-    const requests = this.#ordinals.get(stream) ?? state.requests;
+    const requests = current.requests;
     const info: ConnectionInfo = { id: state.id, requests, reused: requests > 1, openedAt: state.openedAt };
     setConnectionInfo(req, info);
     const header = this.#core.options.exposeConnectionId;
     if (header !== false) res.setHeader(header, formatConnectionId(state.id, requests));
-    let verdict = this.#verdicts.get(stream);
+    let verdict = current.verdict;
     if (verdict === undefined) {
-      // Refused (above a GOAWAY's last stream), or a policy function's to decide.
-      if (this.#core.fixedAnswer !== undefined) return;
       const fn = this.#core.options.policy as PolicyFunction;
       const asked = askPolicyFunction(fn, req as unknown as IncomingMessage, info);
       verdict = decideAtArrival({ ...this.#input(state, requests, asked.answer), policySource: asked.source }) as Decision;
@@ -204,17 +219,6 @@ export class Http2Sessions {
     if (debug.enabled) debug('sock#%d GOAWAY, last stream %d: %s', state.id, lastStreamId, why);
     session.goaway(constants.NGHTTP2_NO_ERROR, lastStreamId);
     session.close();
-  }
-
-  /** `idleTimeout`: a session with no open stream for that long is ended (never while a stream is open). */
-  #armIdle(session: ServerHttp2Session, state: ConnectionState): void {
-    const s: SessionState = state.session!;
-    clearTimeout(s.idleTimer);
-    s.idleTimer = setTimeout(() => {
-      if (s.openStreams > 0) return;
-      const idleTimeout = this.#core.options.idleTimeout;
-      this.#goaway(session, state, s.lastStreamId, 'idleTimeout', `idle for ${idleTimeout} ms (idleTimeout)`);
-    }, this.#core.options.idleTimeout).unref();
   }
 
   /**
