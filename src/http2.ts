@@ -20,6 +20,7 @@ import type { Transport } from './http1.js';
 import { setConnectionInfo, type ConnectionInfo } from './info.js';
 import type { PolicyFunction } from './options.js';
 import { askPolicyFunction } from './policy-function.js';
+import { watchSessions } from './node-internals.js';
 import type { CloseReason } from './stats.js';
 
 export type AnyHttp2Server = Http2Server | Http2SecureServer;
@@ -48,8 +49,6 @@ const PING_WAIT_MS = 1000;
  */
 export class Http2Sessions {
   readonly #core: PolicyCore;
-  /** The socket of the session Node is about to create (its 'session' event runs inside the connection listener). */
-  #pendingSocket: Socket | undefined;
   /**
    * The stream the server's 'stream' event is being emitted for, with its ordinal
    * and decision: the compatibility API turns it into a 'request' within that same
@@ -78,14 +77,7 @@ export class Http2Sessions {
    * connections of an `allowHTTP1` server, which get the HTTP/1.1 policy.
    */
   adopt(server: AnyHttp2Server, onHttp1: (socket: Socket) => void): void {
-    const secure = server instanceof TlsServer;
-    // Ahead of Node's own connection listener, which creates the session and emits
-    // 'session' before returning: the socket is known when the session appears.
-    server.prependListener(secure ? 'secureConnection' : 'connection', (socket: Socket) => {
-      if (secure && (socket as Socket & { alpnProtocol?: string | false }).alpnProtocol !== 'h2') onHttp1(socket);
-      else this.#pendingSocket = socket;
-    });
-    server.on('session', (session: ServerHttp2Session) => this.#onSession(session));
+    watchSessions(server, server instanceof TlsServer, onHttp1, (session, socket) => this.#onSession(session, socket));
     // The server's 'stream', ahead of the compatibility API's listener (which turns
     // a stream into a 'request'): each stream is counted and decided before any
     // handler sees it.
@@ -96,9 +88,7 @@ export class Http2Sessions {
     });
   }
 
-  #onSession(session: ServerHttp2Session): void {
-    const socket = this.#pendingSocket;
-    this.#pendingSocket = undefined;
+  #onSession(session: ServerHttp2Session, socket: Socket | undefined): void {
     const tracker = this.#core.tracker;
     if (tracker.get(session) !== undefined) return;
     const state = tracker.trackSession(session, socket);

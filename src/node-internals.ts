@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { ServerHttp2Session } from 'node:http2';
 import { Server as NetServer, type Socket } from 'node:net';
 
 /**
@@ -120,4 +121,31 @@ export function supertestAgentParts(target: unknown): { app: unknown; headers: R
     }
   }
   return { app: agent.app, headers };
+}
+
+/**
+ * node:http2 creates a server session inside its own `'connection'` listener
+ * (`'secureConnection'` for TLS) and emits `'session'` before that listener
+ * returns. A listener prepended to that event therefore sees each socket just
+ * before its session appears, which is how `onSession` gets the TCP or TLS socket
+ * under a session (`session.socket` is a proxy that refuses `setNoDelay` and
+ * `setKeepAlive`). TLS connections that did not negotiate `h2` are HTTP/1.1
+ * (`allowHTTP1`) and go to `onHttp1` instead; 20–26.
+ */
+export function watchSessions(
+  server: NetServer,
+  secure: boolean,
+  onHttp1: (socket: Socket) => void,
+  onSession: (session: ServerHttp2Session, socket: Socket | undefined) => void,
+): void {
+  let pending: Socket | undefined;
+  server.prependListener(secure ? 'secureConnection' : 'connection', (socket: Socket) => {
+    if (secure && (socket as Socket & { alpnProtocol?: string | false }).alpnProtocol !== 'h2') onHttp1(socket);
+    else pending = socket;
+  });
+  server.on('session', (session: ServerHttp2Session) => {
+    const socket = pending;
+    pending = undefined;
+    onSession(session, socket);
+  });
 }

@@ -61,6 +61,7 @@ describe('examples/http2-server.ts', function () {
     const drained = JSON.parse((await child.waitFor(/drained: (\{.*\})/))[1]!) as { graceful: number; destroyed: number };
     expect(await child.exited()).to.equal(0);
     expect(drained).to.deep.equal({ graceful: 3, destroyed: 0 });
-    expect(goaways.sort()).to.deep.equal(['h2c', 'tls']);
+    // One GOAWAY event or more per session (Node 24 and later write the second phase at once).
+    expect([...new Set(goaways)].sort()).to.deep.equal(['h2c', 'tls']);
   });
 });

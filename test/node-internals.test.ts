@@ -1,6 +1,9 @@
 import { expect } from 'chai';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import http2 from 'node:http2';
+import type { AddressInfo, Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
 import express from 'express';
 import request from 'supertest';
 import { RawClient, get } from './helpers/raw.js';
@@ -14,6 +17,7 @@ import {
   setKeepAliveHint,
   stopAccepting,
   supertestAgentParts,
+  watchSessions,
   writtenHead,
 } from '../src/node-internals.js';
 
@@ -198,6 +202,76 @@ describe(`Node's internals the package relies on (Node ${process.version})`, () 
     assumption('an idle keep-alive connection is left open', (await idle.closed(200)).kind === 'open');
     idle.write(get('/'));
     expect((await idle.response()).status).to.equal(200);
+  });
+
+  it("node:http2 emits 'session' inside its connection listener: a prepended listener sees the session's socket first", async () => {
+    const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
+    const seen: Array<{ port: number | undefined; sessionPort: number | undefined; noDelay: boolean }> = [];
+    const http1: number[] = [];
+    const h2c = http2.createServer((req, res) => res.end('ok'));
+    const secure = http2.createSecureServer(
+      { key: fixture('localhost-key.pem'), cert: fixture('localhost-cert.pem'), allowHTTP1: true },
+      (req, res) => res.end('ok'),
+    );
+    for (const [server, isSecure] of [
+      [h2c, false],
+      [secure, true],
+    ] as const) {
+      watchSessions(
+        server,
+        isSecure,
+        (socket) => http1.push(socket.remotePort ?? 0),
+        (session, socket) => {
+          // The real socket takes setNoDelay (the session's proxy throws on it).
+          let noDelay = true;
+          try {
+            socket?.setNoDelay(true);
+          } catch {
+            noDelay = false;
+          }
+          seen.push({ port: socket?.remotePort, sessionPort: session.socket.remotePort, noDelay });
+        },
+      );
+    }
+    const listenOn = (s: http2.Http2Server | http2.Http2SecureServer) =>
+      new Promise<number>((r) => s.listen(0, '127.0.0.1', () => r((s.address() as AddressInfo).port)));
+    const [p1, p2] = [await listenOn(h2c), await listenOn(secure)];
+    try {
+      for (const url of [`http://127.0.0.1:${p1}`, `https://127.0.0.1:${p2}`]) {
+        const client = http2.connect(url, { rejectUnauthorized: false });
+        await new Promise<void>((resolve, reject) => {
+          const req = client.request({ ':path': '/' });
+          req.resume();
+          req.on('end', resolve);
+          req.on('error', reject);
+          req.end();
+        });
+        client.close();
+      }
+      const h1 = await new Promise<number>((resolve, reject) => {
+        const socket = tls.connect({ port: p2, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () =>
+          socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
+        );
+        socket.once('data', () => {
+          resolve(socket.localPort ?? 0);
+          socket.destroy();
+        });
+        socket.on('error', reject);
+      });
+      assumption(
+        "'session' follows the prepended listener with that session's socket",
+        seen.length === 2 && seen.every((x) => x.port !== undefined && x.port === x.sessionPort),
+      );
+      assumption(
+        'the socket handed over is the real one (setNoDelay works)',
+        seen.every((x) => x.noDelay),
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      assumption('a TLS connection without h2 goes to onHttp1', http1.includes(h1));
+    } finally {
+      await new Promise((r) => h2c.close(r));
+      await new Promise((r) => secure.close(r));
+    }
   });
 
   it("supertest's TestAgent keeps its target in .app and superagent records .set() in _defaults", () => {
