@@ -331,6 +331,29 @@ describe('HTTP/2 (attach an http2 server)', function () {
     expect(await policy.drain({ timeout: 2000 })).to.deep.equal({ graceful: 0, destroyed: 0 });
   });
 
+  it('a client that resets its streams leaves the session idle and counted right; one that vanishes mid-drain never stalls it', async () => {
+    const port = await start({}, (req, res) => setTimeout(() => res.end('late'), 2000));
+    const c = client(`http://127.0.0.1:${port}`);
+    const req = c.session.request({ ':path': '/' });
+    req.on('error', () => {});
+    await eventually(() => policy.stats().requests === 1, 'the stream reached the server');
+    req.close(http2.constants.NGHTTP2_CANCEL);
+    await eventually(() => policy.stats().idle === 1, 'the session idle again');
+    // A second session with a stream in flight vanishes while the drain waits for it.
+    const d = await raw(port);
+    d.request('/');
+    await eventually(() => policy.stats().requests === 2, 'the second stream reached the server');
+    const started = Date.now();
+    const drained = policy.drain({ timeout: 5000 });
+    await wait(100);
+    d.destroy();
+    c.session.destroy();
+    expect(await drained).to.deep.equal({ graceful: 2, destroyed: 0 });
+    expect(Date.now() - started).to.be.below(1500);
+    const closed = policy.stats().closed;
+    expect(Object.values(closed).reduce((a, b) => a + b, 0)).to.equal(2);
+  });
+
   it('attach() of anything else throws a TypeError that names what it got', () => {
     const p = connectionPolicy();
     expect(() => p.attach({} as never)).to.throw(
