@@ -95,6 +95,55 @@ describe('idleTimeout with attach()', () => {
     expect(ts.server.keepAliveTimeout).to.equal(64_000);
   });
 
+  it("never cuts a request with its own idle timer: disarmed when the request starts, the server's timeout restored", async () => {
+    // A connection that has not sent a request yet runs the policy's timer (Node arms
+    // none before the first request).
+    const timeoutAtStart: number[] = [];
+    ts = await fx.start(
+      'http',
+      { idleTimeout: 300 },
+      (req, res) => {
+        timeoutAtStart.push(req.socket.timeout ?? -1);
+        setTimeout(() => res.end('slow'), 700);
+      },
+      { attach: true, configure: (server) => (server.timeout = 5000) },
+    );
+    client = await fx.connect();
+    await new Promise((r) => setTimeout(r, 100));
+    client.write(get('/'));
+    const res = await client.response({ timeoutMs: 3000 });
+    expect(res.body).to.equal('slow');
+    expect(timeoutAtStart).to.deep.equal([5000]);
+  });
+
+  describe("where Node's own timer is not idleTimeout (keepAliveTimeout changed after attach)", () => {
+    async function startRearmed(): Promise<void> {
+      ts = await fx.start('http', { idleTimeout: 300 }, routes, { attach: true });
+      // Node arms no idle timer of its own with 0: the policy's runs after each response.
+      ts.server.keepAliveTimeout = 0;
+    }
+
+    it('re-arms after each response and disarms when the next request starts, so a slow one is not cut', async () => {
+      await startRearmed();
+      client = await fx.send(get('/'));
+      await client.response();
+      await new Promise((r) => setTimeout(r, 100));
+      client.write(get('/?ms=700'));
+      expect((await client.response({ timeoutMs: 3000 })).status).to.equal(200);
+      const closed = await client.closed(1000);
+      expect(closed.kind).to.equal('fin');
+      expect(closed.afterMs).to.be.within(300 * 0.8, 300 * 2);
+    });
+
+    it('does not arm while a pipelined response is still in flight', async () => {
+      await startRearmed();
+      client = await fx.send(get('/') + get('/?ms=700'));
+      const first = await client.response();
+      const second = await client.response({ timeoutMs: 3000 });
+      expect([first.status, second.status]).to.deep.equal([200, 200]);
+    });
+  });
+
   it('closes at idleTimeout after a response the middleware never saw', async () => {
     // The handler answers without calling the middleware: rule 6 leaves the response
     // to Node, and only Node's own idle timer runs after it.
