@@ -52,6 +52,8 @@ export interface SessionState {
   /** The TCP or TLS socket under the session (not `session.socket`, a proxy that refuses most calls). */
   readonly socket: Socket | undefined;
   idleTimer: NodeJS.Timeout | undefined;
+  /** The `'close'` listener of every stream of the session (one function per session). */
+  streamClosed: (() => void) | undefined;
   ageTimer: NodeJS.Timeout | undefined;
 }
 
@@ -162,6 +164,7 @@ export class ConnectionTracker {
       goawaySent: false,
       errored: false,
       idleTimer: undefined,
+      streamClosed: undefined,
       ageTimer: undefined,
     };
     const state = this.#newState(session, false, sessionState);

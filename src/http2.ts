@@ -56,7 +56,6 @@ export class Http2Sessions {
    */
   #current: { stream: ServerHttp2Stream; requests: number; verdict: Decision | undefined } | undefined;
   readonly transport: Transport<ServerHttp2Session>;
-  readonly #streamClosed = new WeakMap<ServerHttp2Session, () => void>();
 
   constructor(core: PolicyCore) {
     this.#core = core;
@@ -107,9 +106,9 @@ export class Http2Sessions {
     }, idleTimeout).unref();
     s.idleTimer = idleTimer;
     // One listener function per session, shared by its streams ('close' fires once per stream).
-    this.#streamClosed.set(session, () => {
+    s.streamClosed = () => {
       if (--s.openStreams === 0 && !s.goawaySent) idleTimer.refresh();
-    });
+    };
     if (state.ageLimit !== Infinity) {
       // gRPC's MAX_CONNECTION_AGE: at its age the session ends, idle or not.
       s.ageTimer = setTimeout(() => {
@@ -130,7 +129,7 @@ export class Http2Sessions {
     const id = stream.id!;
     if (id > s.lastStreamId) s.lastStreamId = id;
     this.#core.tracker.countRequest(state);
-    stream.on('close', this.#streamClosed.get(session)!);
+    stream.on('close', s.streamClosed!);
     const decided = decideAtArrival(this.#input(state, state.requests, this.#core.fixedAnswer));
     // A function is asked with the request, in onRequest().
     const verdict = 'askPolicy' in decided ? undefined : decided;

@@ -1,17 +1,8 @@
 import http2, { constants, type ClientHttp2Session } from 'node:http2';
+import type { ResolvedProbeOptions } from './probe.js';
 import type { ProbedRequest } from './report.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host']);
-
-/** What an HTTP/2 probe needs of the resolved options (probe.ts). */
-export interface Http2ProbeOptions {
-  requests: number;
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  body: string | Uint8Array | undefined;
-  timeout: number;
-}
 
 /**
  * `{ http2: true }`: the requests go one after another over node:http2 sessions
@@ -24,7 +15,7 @@ export interface Http2ProbeOptions {
 export async function probeHttp2(
   url: URL,
   headers: Record<string, string>,
-  options: Http2ProbeOptions,
+  options: ResolvedProbeOptions,
 ): Promise<ProbedRequest[]> {
   const sessions: ClientHttp2Session[] = [];
   const served = new WeakMap<ClientHttp2Session, number>();
@@ -66,7 +57,7 @@ function send(
   session: ClientHttp2Session,
   url: URL,
   headers: Record<string, string>,
-  options: Http2ProbeOptions,
+  options: ResolvedProbeOptions,
   sessions: ClientHttp2Session[],
   served: WeakMap<ClientHttp2Session, number>,
 ): Promise<ProbedRequest> {

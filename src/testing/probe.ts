@@ -31,7 +31,7 @@ export interface ProbeOptions {
   http2?: boolean | undefined;
 }
 
-interface ResolvedProbeOptions {
+export interface ResolvedProbeOptions {
   http2: boolean;
   requests: number;
   method: string;
