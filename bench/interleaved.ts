@@ -15,12 +15,11 @@
 //                                          [--pairs NAME,…] [--baseline OTHER/dist/esm] [--json]
 //
 // Where `taskset` exists the servers run on core 0 and this process on core 1.
-import { spawn, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { fmt, median, percentile, table } from './lib/measure.js';
+import { H2Lane } from './lib/h2-lane.js';
 import { Lane, once } from './lib/lane.js';
-import { hasTaskset } from './lib/server-process.js';
+import { startServers, type Batch, type Servers } from './lib/slices.js';
 
 const { values } = parseArgs({
   options: {
@@ -29,6 +28,8 @@ const { values } = parseArgs({
     // Requests to each side per round.
     requests: { type: 'string', default: '1000' },
     connections: { type: 'string', default: '1,50' },
+    // Streams at once per HTTP/2 connection in each batch.
+    streams: { type: 'string', default: '1' },
     pairs: { type: 'string' },
     baseline: { type: 'string' },
     json: { type: 'boolean', default: false },
@@ -53,65 +54,18 @@ const PAIRS: Pair[] = [
   { name: 'listener+fields', a: 'pass', b: 'listener-fields' },
   { name: 'http policy', a: 'bare-http', b: 'http-policy' },
   { name: 'http attached', a: 'bare-http', b: 'http-policy-attached' },
+  { name: 'h2 A/A', a: 'bare-http2', b: 'bare-http2-twin' },
+  { name: 'h2 attached', a: 'bare-http2', b: 'http2-policy-attached', target: 0.97 },
 ];
 if (values.baseline !== undefined) {
   PAIRS.push(
     { name: 'policy / baseline', a: 'policy@baseline', b: 'policy' },
     { name: 'attached / baseline', a: 'policy-attached@baseline', b: 'policy-attached' },
+    { name: 'h2 attached / baseline', a: 'http2-policy-attached@baseline', b: 'http2-policy-attached' },
   );
 }
 const wanted = values.pairs?.split(',');
 const pairs = wanted === undefined ? PAIRS : PAIRS.filter((p) => wanted.includes(p.name));
-
-type Batch = [cpu: number, requests: number];
-interface Servers {
-  ports: Record<string, number>;
-  /** Attributes CPU to batches of these servers from now on. */
-  attribute(names: string[]): Promise<unknown>;
-  /** The batches since the last report, per server. */
-  report(): Promise<{ batches: Record<string, Batch[]> }>;
-  stop(): void;
-}
-
-function startServers(names: string[]): Promise<Servers> {
-  const script = fileURLToPath(new URL('lib/slice-server.ts', import.meta.url));
-  const args = [
-    process.execPath,
-    '--import',
-    'tsx',
-    script,
-    '--servers',
-    names.join(','),
-    ...(values.baseline ? ['--baseline', values.baseline] : []),
-  ];
-  const command = hasTaskset ? ['taskset', '-c', '0', ...args] : args;
-  const child = spawn(command[0]!, command.slice(1), {
-    cwd: fileURLToPath(new URL('..', import.meta.url)),
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  if (hasTaskset) spawnSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
-  const waiting: Array<(m: unknown) => void> = [];
-  const ask = <T>(message: object) =>
-    new Promise<T>((ok) => {
-      waiting.push(ok as (m: unknown) => void);
-      child.send(message);
-    });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`slice-server exited with ${code}`)));
-    child.on('message', (message: { ports?: Record<string, number> }) => {
-      if (message.ports !== undefined) {
-        resolve({
-          ports: message.ports,
-          attribute: (names) => ask({ attribute: names }),
-          report: () => ask({ report: true }),
-          stop: () => child.disconnect(),
-        });
-      } else {
-        waiting.shift()?.(message);
-      }
-    });
-  });
-}
 
 interface Result {
   pair: string;
@@ -131,13 +85,17 @@ const sum = (batches: Batch[], i: 0 | 1) => batches.reduce((total, batch) => tot
 const perRequest = (batches: Batch[]) => median(batches.map(([cpu, requests]) => cpu / requests));
 
 /** One pair at one concurrency: a ratio of each kind per round. */
-async function measure(servers: Servers, a: Lane[], b: Lane[], pair: Pair): Promise<{ mean: number[]; median: number[] }> {
-  const batch = (lanes: Lane[]) => Promise.all(lanes.map((lane) => lane.drive(once())));
+type AnyLane = Lane | H2Lane;
+const openLane = (name: string, port: number): Promise<AnyLane> =>
+  name.includes('http2') ? H2Lane.open(port, Number(values.streams)) : Lane.open(port);
+
+async function measure(servers: Servers, a: AnyLane[], b: AnyLane[], pair: Pair): Promise<{ mean: number[]; median: number[] }> {
+  const batch = (lanes: AnyLane[]) => Promise.all(lanes.map((lane) => lane.drive(once())));
   await servers.attribute([pair.a, pair.b]);
   const ratios = { mean: [] as number[], median: [] as number[] };
   for (let round = 0; round < warmup + rounds; round++) {
     await servers.report();
-    for (let sent = 0; sent < perRound; sent += a.length) {
+    for (let sent = 0; sent < perRound; sent += a.length * (a[0] instanceof H2Lane ? a[0].streams : 1)) {
       // A B in even rounds, B A in odd ones: neither side always goes first.
       await batch(round % 2 === 0 ? a : b);
       await batch(round % 2 === 0 ? b : a);
@@ -156,12 +114,13 @@ async function main(): Promise<void> {
   for (const connections of values.connections.split(',').map(Number)) {
     for (const pair of pairs) {
       // A fresh process per pair, holding that pair's two servers only.
-      const servers = await startServers([pair.a, pair.b]);
+      const servers = await startServers([pair.a, pair.b], values.baseline);
       try {
-        const open = (name: string) => Promise.all(Array.from({ length: connections }, () => Lane.open(servers.ports[name]!)));
+        const open = (name: string) =>
+          Promise.all(Array.from({ length: connections }, () => openLane(name, servers.ports[name]!)));
         const [a, b] = [await open(pair.a), await open(pair.b)];
         const ratios = await measure(servers, a, b, pair);
-        for (const lane of [...a, ...b]) lane.socket.destroy();
+        for (const lane of [...a, ...b]) lane.close();
         const [mean, median] = [spread(ratios.mean), spread(ratios.median)];
         results.push({ pair: pair.name, connections, mean, median, target: pair.target });
       } finally {

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { H2Lane } from './lib/h2-lane.js';
 import { Lane, load } from './lib/lane.js';
 import { fmt, table } from './lib/measure.js';
 import { hasTaskset } from './lib/server-process.js';
@@ -22,6 +23,8 @@ const { values } = parseArgs({
     kinds: { type: 'string', default: 'express-policy,express-policy-attached' },
     seconds: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
+    // Streams at once per connection, for the HTTP/2 kinds.
+    streams: { type: 'string', default: '1' },
     runs: { type: 'string', default: '1' },
     top: { type: 'string', default: '12' },
   },
@@ -52,11 +55,12 @@ async function profile(kind: string): Promise<ProfileNode[]> {
         if (match) resolve(Number(match[1]));
       });
     });
-    const lanes = await Promise.all(Array.from({ length: Number(values.connections) }, () => Lane.open(port)));
+    const open = () => (kind.includes('http2') ? H2Lane.open(port, Number(values.streams)) : Lane.open(port));
+    const lanes = await Promise.all(Array.from({ length: Number(values.connections) }, open));
     // Warm-up (JIT), then the measured load: the profile covers both, the warm-up is short.
     await load(lanes, 1000);
     await load(lanes, Number(values.seconds) * 1000);
-    for (const lane of lanes) lane.socket.destroy();
+    for (const lane of lanes) lane.close();
     await new Promise<void>((resolve) => {
       child.removeAllListeners('exit');
       child.once('exit', () => resolve());

@@ -54,7 +54,7 @@ export class Http2Sessions {
    * and decision: the compatibility API turns it into a 'request' within that same
    * emission, and onRequest() takes it from here (no per-stream map).
    */
-  #current: { stream: ServerHttp2Stream; requests: number; verdict: Decision | undefined } | undefined;
+  #current: { stream: ServerHttp2Stream; state: ConnectionState; requests: number; verdict: Decision | undefined } | undefined;
   readonly transport: Transport<ServerHttp2Session>;
 
   constructor(core: PolicyCore) {
@@ -133,7 +133,7 @@ export class Http2Sessions {
     const decided = decideAtArrival(this.#input(state, state.requests, this.#core.fixedAnswer));
     // A function is asked with the request, in onRequest().
     const verdict = 'askPolicy' in decided ? undefined : decided;
-    this.#current = { stream, requests: state.requests, verdict };
+    this.#current = { stream, state, requests: state.requests, verdict };
     if (verdict !== undefined) this.#apply(session, state, stream, verdict);
   }
 
@@ -148,9 +148,7 @@ export class Http2Sessions {
     this.#current = undefined;
     // Refused above a GOAWAY's last stream, or a session the policy does not track.
     if (current === undefined || current.stream !== stream) return;
-    const state = this.#core.tracker.get(stream.session as ServerHttp2Session);
-    if (state === undefined) return;
-    const requests = current.requests;
+    const { state, requests } = current;
     const info: ConnectionInfo = { id: state.id, requests, reused: requests > 1, openedAt: state.openedAt };
     setConnectionInfo(req, info);
     const header = this.#core.options.exposeConnectionId;
@@ -184,7 +182,7 @@ export class Http2Sessions {
       policySource: core.policySource,
       requests,
       maxRequests: core.options.maxRequests,
-      age: Date.now() - state.openedAt,
+      age: state.ageLimit === Infinity ? 0 : Date.now() - state.openedAt,
       ageLimit: state.ageLimit,
     };
   }

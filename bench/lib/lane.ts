@@ -31,6 +31,10 @@ export class Lane {
     return lane;
   }
 
+  close(): void {
+    this.socket.destroy();
+  }
+
   /** Sends until `running()` turns false; resolves when nothing is in flight. */
   drive(running: () => boolean): Promise<void> {
     this.#running = running;
@@ -79,7 +83,7 @@ export function once(): () => boolean {
 }
 
 /** Keeps every lane busy until `ms` have passed; resolves with the responses received. */
-export async function load(lanes: Lane[], ms: number): Promise<number> {
+export async function load(lanes: ReadonlyArray<Pick<Lane, 'drive'>>, ms: number): Promise<number> {
   const until = performance.now() + ms;
   let responses = 0;
   await Promise.all(

@@ -8,12 +8,15 @@
 //   policy         app.use(connectionPolicy()) first
 //   policy-attached  the same, with policy.attach(server)
 //   bare-http, http-policy, http-policy-attached   node:http, res.end('hello')
+//   bare-http2, bare-http2-twin, http2-policy-attached   node:http2 (h2c), res.end('hello')
+//                  through the compatibility API; batches are marked at 'stream'
 // With --baseline DIST, policy@baseline and policy-attached@baseline run another
 // build of the package (its dist/esm) beside this one.
 //
 // IPC: { attribute: [a, b] } starts attributing batches to those servers;
 // { report: true } → { batches: { name: [[cpu µs, requests], …] } } since the last report.
 import http from 'node:http';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -48,6 +51,12 @@ function httpServer(pkg: typeof Package | undefined, attach: boolean): http.Serv
   return server;
 }
 
+function http2Server(pkg: typeof Package | undefined): http2.Http2Server {
+  const server = http2.createServer((req, res) => res.end('hello'));
+  pkg?.connectionPolicy().attach(server);
+  return server;
+}
+
 /**
  * Experiments that isolate what the policy's shape costs, without its logic:
  * `listener` a prepended no-op 'request' listener; `listener-fields` that listener
@@ -68,7 +77,11 @@ function experiment(kind: 'listener' | 'listener-fields'): http.Server {
   return server;
 }
 
-const VARIANTS: Record<string, () => http.Server> = {
+type Server = http.Server | http2.Http2Server;
+const VARIANTS: Record<string, () => Server> = {
+  'bare-http2': () => http2Server(undefined),
+  'bare-http2-twin': () => http2Server(undefined),
+  'http2-policy-attached': () => http2Server(current),
   listener: () => experiment('listener'),
   'listener-fields': () => experiment('listener-fields'),
   pass: () => expressServer(undefined, 'pass', false),
@@ -81,11 +94,12 @@ const VARIANTS: Record<string, () => http.Server> = {
   'http-policy-attached': () => httpServer(current, true),
   'policy@baseline': () => expressServer(baseline, 'policy', false),
   'policy-attached@baseline': () => expressServer(baseline, 'policy', true),
+  'http2-policy-attached@baseline': () => http2Server(baseline),
 };
 // Only the servers asked for (the two of a pair): code shared by every server, the
 // package's and Express's alike, then sees as few kinds of request objects as in an
 // application's own process.
-const servers: Record<string, http.Server> = {};
+const servers: Record<string, Server> = {};
 for (const name of (values.servers ?? 'pass,pass-twin').split(',')) servers[name] = VARIANTS[name]!();
 
 const ports: Record<string, number> = {};
@@ -131,18 +145,20 @@ function marker(name: string): () => void {
     batchRequests++;
   };
 }
+const eventOf = (name: string) => (servers[name] instanceof http.Server ? 'request' : 'stream');
 const markers = new Map<string, () => void>();
 
 process.on('message', (message: { attribute?: string[]; report?: boolean }) => {
   if (message.attribute !== undefined) {
-    // First among the 'request' listeners, ahead of any the policy has prepended.
-    for (const [name, marker] of markers) servers[name]!.off('request', marker);
+    // First among the 'request' listeners, ahead of any the policy has prepended;
+    // on HTTP/2 first among the 'stream' listeners, which come before 'request'.
+    for (const [name, marker] of markers) servers[name]!.off(eventOf(name), marker);
     markers.clear();
     lastServer = undefined;
     for (const name of message.attribute) {
       const listener = marker(name);
       markers.set(name, listener);
-      servers[name]!.prependListener('request', listener);
+      servers[name]!.prependListener(eventOf(name), listener);
     }
     process.send!({ attributing: true });
     return;
