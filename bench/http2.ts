@@ -8,7 +8,7 @@
 // the median over rounds and the spread (10th–90th percentile of the rounds).
 // A / A (two bare servers) is the method's own error.
 //
-//   node --import tsx bench/http2.ts [--rounds 10] [--batches 4] [--requests 2000]
+//   node --import tsx bench/http2.ts [--rounds 10] [--batches 20] [--requests 200]
 //                                    [--clients 1] [--streams 1] [--json]
 //
 // Needs h2load (Debian: nghttp2-client). Where `taskset` exists the servers run on
@@ -23,8 +23,8 @@ const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
-    batches: { type: 'string', default: '4' },
-    requests: { type: 'string', default: '2000' },
+    batches: { type: 'string', default: '20' },
+    requests: { type: 'string', default: '200' },
     clients: { type: 'string', default: '1' },
     streams: { type: 'string', default: '1' },
     baseline: { type: 'string' },

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { closeChannel, type CloseMessage } from './channels.js';
 import { connectionIdOf } from './connection-id.js';
 import { debug } from './debug.js';
-import { isHttpSocket, responseInFlight, serverOf } from './node-internals.js';
+import { isHttpSocket, openStreamCount, responseInFlight, serverOf } from './node-internals.js';
 import type { ResolvedOptions } from './options.js';
 import { nodeIdleTimerOf } from './server.js';
 import { emptyClosedCounts, type CloseReason, type ConnectionStats } from './stats.js';
@@ -41,8 +41,6 @@ export type Connection = Socket | ServerHttp2Session;
 
 /** What an HTTP/2 session has besides what every connection has (http2.ts). */
 export interface SessionState {
-  /** Streams open now: the session is idle when there are none. */
-  openStreams: number;
   /** The highest stream id the server has processed (a GOAWAY's last-stream-id). */
   lastStreamId: number;
   /** A GOAWAY has gone out: no new stream is processed (Node 20–26). */
@@ -52,8 +50,6 @@ export interface SessionState {
   /** The TCP or TLS socket under the session (not `session.socket`, a proxy that refuses most calls). */
   readonly socket: Socket | undefined;
   idleTimer: NodeJS.Timeout | undefined;
-  /** The `'close'` listener of every stream of the session (one function per session). */
-  streamClosed: (() => void) | undefined;
   ageTimer: NodeJS.Timeout | undefined;
 }
 
@@ -159,12 +155,10 @@ export class ConnectionTracker {
   trackSession(session: ServerHttp2Session, socket: Socket | undefined): ConnectionState {
     const sessionState: SessionState = {
       socket,
-      openStreams: 0,
       lastStreamId: 0,
       goawaySent: false,
       errored: false,
       idleTimer: undefined,
-      streamClosed: undefined,
       ageTimer: undefined,
     };
     const state = this.#newState(session, false, sessionState);
@@ -217,9 +211,8 @@ export class ConnectionTracker {
   stats(): ConnectionStats {
     let idle = 0;
     for (const connection of this.#open) {
-      const session = this.#states.get(connection)?.session;
-      if (session !== undefined) {
-        if (session.openStreams === 0) idle++;
+      if (this.#states.get(connection)?.session !== undefined) {
+        if (openStreamCount(connection as ServerHttp2Session) === 0) idle++;
         continue;
       }
       const socket = connection as Socket;

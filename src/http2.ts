@@ -20,7 +20,7 @@ import type { Transport } from './http1.js';
 import { setConnectionInfo, type ConnectionInfo } from './info.js';
 import type { PolicyFunction } from './options.js';
 import { askPolicyFunction } from './policy-function.js';
-import { watchSessions } from './node-internals.js';
+import { openStreamCount, watchSessions } from './node-internals.js';
 import type { CloseReason } from './stats.js';
 
 export type AnyHttp2Server = Http2Server | Http2SecureServer;
@@ -32,6 +32,8 @@ export function isHttp2Server(server: unknown): server is AnyHttp2Server {
 
 /** The largest stream id: a GOAWAY naming it refuses nothing yet (RFC 9113 §6.8). */
 const LAST_POSSIBLE_STREAM = 2 ** 31 - 1;
+/** `idleTimeout` is checked this many times per period (#watchIdle). */
+const IDLE_CHECKS = 10;
 /** The drain's second GOAWAY goes out on the PING's ACK, or this long after the PING. */
 const PING_WAIT_MS = 1000;
 
@@ -59,12 +61,11 @@ export class Http2Sessions {
 
   constructor(core: PolicyCore) {
     this.#core = core;
-    const openStreams = (session: ServerHttp2Session) => core.tracker.get(session)?.session?.openStreams ?? 0;
     this.transport = {
-      busy: (session) => openStreams(session) > 0,
+      busy: (session) => openStreamCount(session) > 0,
       upgraded: () => false,
       // Streams in flight: the two-phase GOAWAY goes out now, and they finish.
-      headSent: (session) => openStreams(session) > 0,
+      headSent: (session) => openStreamCount(session) > 0,
       endAfterInFlight: (session, ending) => this.#shutdown(session, ending),
       closeIdle: (session, closing) => this.#shutdown(session, closing),
       destroy: (session) => session.destroy(),
@@ -97,24 +98,35 @@ export class Http2Sessions {
       clearTimeout(s.idleTimer);
       clearTimeout(s.ageTimer);
     });
-    // `idleTimeout`: one timer per session, refreshed when its last open stream
-    // closes; firing while a stream is open does nothing (never idle then).
-    const idleTimeout = this.#core.options.idleTimeout;
-    const idleTimer = setTimeout(() => {
-      if (s.openStreams === 0)
-        this.#goaway(session, state, s.lastStreamId, 'idleTimeout', `idle for ${idleTimeout} ms (idleTimeout)`);
-    }, idleTimeout).unref();
-    s.idleTimer = idleTimer;
-    // One listener function per session, shared by its streams ('close' fires once per stream).
-    s.streamClosed = () => {
-      if (--s.openStreams === 0 && !s.goawaySent) idleTimer.refresh();
-    };
+    this.#watchIdle(session, state);
     if (state.ageLimit !== Infinity) {
       // gRPC's MAX_CONNECTION_AGE: at its age the session ends, idle or not.
       s.ageTimer = setTimeout(() => {
         this.#goaway(session, state, s.lastStreamId, 'maxAge', `maxAge reached (limit ${Math.round(state.ageLimit)} ms)`);
       }, state.ageLimit).unref();
     }
+  }
+
+  /**
+   * `idleTimeout`: a GOAWAY once no stream has been open for that long, without
+   * a listener or timer work per stream. A check every tenth of `idleTimeout`
+   * counts the checks in a row that found no stream open and none arrived since
+   * the one before. The last stream closed before the first such check, so the
+   * eleventh in a row is at least `idleTimeout` after it, and at most about 1.1 ×
+   * `idleTimeout` (the session's start counts as the first).
+   */
+  #watchIdle(session: ServerHttp2Session, state: ConnectionState): void {
+    const idleTimeout = this.#core.options.idleTimeout;
+    let seen = state.requests;
+    let quiet = 1;
+    state.session!.idleTimer = setInterval(() => {
+      if (state.requests !== seen || openStreamCount(session) > 0) {
+        seen = state.requests;
+        quiet = 0;
+      } else if (++quiet > IDLE_CHECKS) {
+        this.#goaway(session, state, state.session!.lastStreamId, 'idleTimeout', `idle for ${idleTimeout} ms (idleTimeout)`);
+      }
+    }, idleTimeout / IDLE_CHECKS).unref();
   }
 
   #onStream(session: ServerHttp2Session, state: ConnectionState, stream: ServerHttp2Stream): void {
@@ -124,12 +136,10 @@ export class Http2Sessions {
       stream.close(constants.NGHTTP2_REFUSED_STREAM);
       return;
     }
-    s.openStreams++;
     // A stream the server was handed has its id (only a client's pending one has none).
     const id = stream.id!;
     if (id > s.lastStreamId) s.lastStreamId = id;
     this.#core.tracker.countRequest(state);
-    stream.on('close', s.streamClosed!);
     const decided = decideAtArrival(this.#input(state, state.requests, this.#core.fixedAnswer));
     // A function is asked with the request, in onRequest().
     const verdict = 'askPolicy' in decided ? undefined : decided;

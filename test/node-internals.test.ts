@@ -8,6 +8,7 @@ import express from 'express';
 import request from 'supertest';
 import { RawClient, get } from './helpers/raw.js';
 import { closeServer, listen } from './helpers/servers.js';
+import { eventually } from './helpers/wait.js';
 import {
   NODE_20_KEEP_ALIVE_BUFFER,
   isHttpSocket,
@@ -17,6 +18,7 @@ import {
   setKeepAliveHint,
   stopAccepting,
   supertestAgentParts,
+  openStreamCount,
   watchSessions,
   writtenHead,
 } from '../src/node-internals.js';
@@ -202,6 +204,43 @@ describe(`Node's internals the package relies on (Node ${process.version})`, () 
     assumption('an idle keep-alive connection is left open', (await idle.closed(200)).kind === 'open');
     idle.write(get('/'));
     expect((await idle.response()).status).to.equal(200);
+  });
+
+  it("node:http2 keeps a session's open streams in a Map under its 'state' symbol", async () => {
+    const counts: Record<string, number> = {};
+    let finish: (() => void) | undefined;
+    let session: http2.ServerHttp2Session | undefined;
+    const h2c = http2.createServer((req, res) => {
+      finish = () => res.end('ok');
+    });
+    h2c.on('session', (s) => {
+      session = s;
+      counts.atSession = openStreamCount(s);
+      s.on('stream', () => (counts.atStream = openStreamCount(s)));
+      s.on('close', () => (counts.atClose = openStreamCount(s)));
+    });
+    const port = await new Promise<number>((r) => h2c.listen(0, '127.0.0.1', () => r((h2c.address() as AddressInfo).port)));
+    const client = http2.connect(`http://127.0.0.1:${port}`);
+    try {
+      const req = client.request({ ':path': '/' });
+      req.resume();
+      const ended = new Promise((resolve) => req.on('close', resolve));
+      await eventually(() => finish !== undefined, 'the request');
+      counts.whileOpen = openStreamCount(session!);
+      finish!();
+      await ended;
+      await new Promise((r) => setTimeout(r, 50));
+      counts.afterEnd = openStreamCount(session!);
+    } finally {
+      client.close();
+      await new Promise((r) => h2c.close(r));
+    }
+    await eventually(() => 'atClose' in counts, 'the session closed');
+    assumption(
+      'the count is 0 at the session, 1 from its stream until it closes, 0 after',
+      counts.atSession === 0 && counts.atStream === 1 && counts.whileOpen === 1 && counts.afterEnd === 0 && counts.atClose === 0,
+      JSON.stringify(counts),
+    );
   });
 
   it("node:http2 emits 'session' inside its connection listener: a prepended listener sees the session's socket first", async () => {

@@ -119,7 +119,7 @@ await Promise.all(
  * to one server (one per connection, all at once), waits for every response,
  * then a batch to the other, and so on. The server is idle between batches, so
  * the CPU from the first arrival of one batch to the first arrival of the next is
- * that batch's, plus the next one's parsing up to its 'request' event (the same
+ * that batch's, plus the next one's parsing up to its 'request' (HTTP/2: 'stream') event (the same
  * for every server). Process CPU (getrusage: exact at any moment, where the main
  * thread's schedstat is only updated when it sleeps or at a tick) includes V8's
  * GC and compiler threads, as requests per CPU-second should.
@@ -145,21 +145,46 @@ function marker(name: string): () => void {
     batchRequests++;
   };
 }
-const eventOf = (name: string) => (servers[name] instanceof http.Server ? 'request' : 'stream');
+/**
+ * Where a batch is marked: an HTTP/1 server's 'request', first among its
+ * listeners (ahead of any the policy has prepended); on HTTP/2 each session's
+ * 'stream', first among its listeners (the policy prepends its own there when the
+ * session starts, and the session's 'stream' comes before the server's).
+ */
 const markers = new Map<string, () => void>();
+const sessions = new Map<string, Set<http2.ServerHttp2Session>>();
+for (const [name, server] of Object.entries(servers)) {
+  if (server instanceof http.Server) continue;
+  const live = new Set<http2.ServerHttp2Session>();
+  sessions.set(name, live);
+  // After the policy's own 'session' listener (attached when the server was made).
+  server.on('session', (session) => {
+    live.add(session);
+    session.once('close', () => live.delete(session));
+    const listener = markers.get(name);
+    if (listener !== undefined) session.prependListener('stream', listener);
+  });
+}
+function mark(name: string, listener: (() => void) | undefined): void {
+  const server = servers[name]!;
+  const live = sessions.get(name);
+  if (listener === undefined) {
+    const old = markers.get(name)!;
+    if (live === undefined) server.off('request', old);
+    else for (const session of live) session.off('stream', old);
+    return;
+  }
+  markers.set(name, listener);
+  if (live === undefined) server.prependListener('request', listener);
+  else for (const session of live) session.prependListener('stream', listener);
+}
 
 process.on('message', (message: { attribute?: string[]; report?: boolean }) => {
   if (message.attribute !== undefined) {
-    // First among the 'request' listeners, ahead of any the policy has prepended;
-    // on HTTP/2 first among the 'stream' listeners, which come before 'request'.
-    for (const [name, marker] of markers) servers[name]!.off(eventOf(name), marker);
+    for (const name of markers.keys()) mark(name, undefined);
     markers.clear();
     lastServer = undefined;
-    for (const name of message.attribute) {
-      const listener = marker(name);
-      markers.set(name, listener);
-      servers[name]!.prependListener(eventOf(name), listener);
-    }
+    for (const name of message.attribute) mark(name, marker(name));
     process.send!({ attributing: true });
     return;
   }
