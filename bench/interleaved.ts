@@ -25,8 +25,9 @@ const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '30' },
     warmup: { type: 'string', default: '3' },
-    // Requests to each side per round.
-    requests: { type: 'string', default: '1000' },
+    // Requests to each side per round (default: 1,000, or 100 per connection where
+    // that is more: 100 batches a round, whose median is the round's figure).
+    requests: { type: 'string' },
     connections: { type: 'string', default: '1,50' },
     // Streams at once per HTTP/2 connection in each batch.
     streams: { type: 'string', default: '1' },
@@ -37,7 +38,8 @@ const { values } = parseArgs({
 });
 const rounds = Number(values.rounds);
 const warmup = Number(values.warmup);
-const perRound = Number(values.requests);
+const perRoundAt = (connections: number) =>
+  values.requests === undefined ? Math.max(1000, 100 * connections) : Number(values.requests);
 
 interface Pair {
   name: string;
@@ -70,6 +72,7 @@ const pairs = wanted === undefined ? PAIRS : PAIRS.filter((p) => wanted.includes
 interface Result {
   pair: string;
   connections: number;
+  requestsPerRound: number;
   mean: Spread;
   median: Spread;
   target: number | undefined;
@@ -84,12 +87,18 @@ const spread = (list: number[]): Spread => ({ median: median(list), p10: percent
 const sum = (batches: Batch[], i: 0 | 1) => batches.reduce((total, batch) => total + batch[i], 0);
 const perRequest = (batches: Batch[]) => median(batches.map(([cpu, requests]) => cpu / requests));
 
-/** One pair at one concurrency: a ratio of each kind per round. */
 type AnyLane = Lane | H2Lane;
 const openLane = (name: string, port: number): Promise<AnyLane> =>
   name.includes('http2') ? H2Lane.open(port, Number(values.streams)) : Lane.open(port);
 
-async function measure(servers: Servers, a: AnyLane[], b: AnyLane[], pair: Pair): Promise<{ mean: number[]; median: number[] }> {
+/** One pair at one concurrency: a ratio of each kind per round. */
+async function measure(
+  servers: Servers,
+  a: AnyLane[],
+  b: AnyLane[],
+  pair: Pair,
+  perRound: number,
+): Promise<{ mean: number[]; median: number[] }> {
   const batch = (lanes: AnyLane[]) => Promise.all(lanes.map((lane) => lane.drive(once())));
   await servers.attribute([pair.a, pair.b]);
   const ratios = { mean: [] as number[], median: [] as number[] };
@@ -119,21 +128,24 @@ async function main(): Promise<void> {
         const open = (name: string) =>
           Promise.all(Array.from({ length: connections }, () => openLane(name, servers.ports[name]!)));
         const [a, b] = [await open(pair.a), await open(pair.b)];
-        const ratios = await measure(servers, a, b, pair);
+        const perRound = perRoundAt(connections * (pair.a.includes('http2') ? Number(values.streams) : 1));
+        const ratios = await measure(servers, a, b, pair, perRound);
         for (const lane of [...a, ...b]) lane.close();
         const [mean, median] = [spread(ratios.mean), spread(ratios.median)];
-        results.push({ pair: pair.name, connections, mean, median, target: pair.target });
+        results.push({ pair: pair.name, connections, requestsPerRound: perRound, mean, median, target: pair.target });
       } finally {
         servers.stop();
       }
     }
   }
   if (values.json) {
-    console.log(JSON.stringify({ rounds, requestsPerRound: perRound, results }, null, 2));
+    console.log(JSON.stringify({ rounds, results }, null, 2));
     return;
   }
   const cells = (s: Spread) => [fmt(s.median, 3), `${fmt(s.p10, 3)}–${fmt(s.p90, 3)}`];
-  console.log(`B / A, median of ${rounds} rounds of ${perRound} requests to each side (spread: p10–p90 of the rounds)`);
+  console.log(
+    `B / A, median of ${rounds} rounds of ${perRoundAt(1)} requests to each side (-c1; 100 per connection above 10) (spread: p10–p90 of the rounds)`,
+  );
   console.log(
     table([
       ['pair', '-c', 'mean', 'spread', 'median', 'spread', 'target'],
