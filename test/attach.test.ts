@@ -46,6 +46,20 @@ describe('policy.attach(server)', () => {
     expect(policy.stats()).to.include({ accepted: 1, requests: 1 });
   });
 
+  it("leaves a response the middleware never saw to Node: Node's own hint, not the one set at arrival", async () => {
+    // Every request of an attached server is admitted (and its hint fields set for
+    // Node to write) before any handler; rule 6 gives a response written without
+    // the middleware back to Node, with the server's own fields.
+    const policy = connectionPolicy({ maxRequests: 5 });
+    const server = policy.attach(http.createServer((req, res) => res.end('not through the policy')));
+    const port = await serve(server);
+    const c = await send(port, get('/'));
+    const res = await c.response();
+    expect(res.body).to.equal('not through the policy');
+    expect(res.header('connection')).to.equal('keep-alive');
+    expect(res.header('keep-alive')).to.equal(`timeout=${Math.floor(server.keepAliveTimeout / 1000)}`);
+  });
+
   it('aligns keepAliveTimeout and keeps headersTimeout ≤ requestTimeout', () => {
     const server = http.createServer();
     server.requestTimeout = 20_000;

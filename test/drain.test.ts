@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import http from 'node:http';
+import net from 'node:net';
 import { eventually, nextRequest } from './helpers/wait.js';
 import { RawClient, get } from './helpers/raw.js';
 import { useTestServer, type TestServer, type Handler } from './helpers/servers.js';
@@ -69,6 +70,47 @@ describe('policy.drain()', () => {
     expect(res.body).to.equal('head-tail');
     expect((await c.closed(2000)).kind).to.equal('fin');
     expect(await drained).to.deep.equal({ graceful: 1, destroyed: 0 });
+  });
+
+  // Streams its head at once and ends `?ms` later: the head goes out as keep-alive.
+  const underWay: Handler = (req, res) => {
+    const ms = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('ms') ?? 150);
+    res.write('head-');
+    setTimeout(() => res.end('tail'), ms);
+  };
+
+  it('ends a pipelined connection after the last response under way, not after the first', async () => {
+    ts = await fx.start('express5', {}, underWay, { attach: true });
+    const c = await connect();
+    c.write(get('/?ms=100') + get('/?ms=300'));
+    await eventually(() => c.rest.startsWith('HTTP/1.1 200'), 'the first head was sent');
+    const drained = ts.policy.drain({ timeout: 5000 });
+    const first = await c.response();
+    const second = await c.response();
+    expect([first.body, second.body]).to.deep.equal(['head-tail', 'head-tail']);
+    expect((await c.closed(2000)).kind).to.equal('fin');
+    expect(await drained).to.deep.equal({ graceful: 1, destroyed: 0 });
+  });
+
+  it('is not held by a client that keeps its half open after the FIN', async () => {
+    ts = await fx.start('express5', {}, underWay, { attach: true });
+    // allowHalfOpen: the client never ends its side; the server must close the connection itself.
+    const socket = net.connect({ port: ts.port, host: '127.0.0.1', allowHalfOpen: true });
+    let received = '';
+    socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+    const ended = new Promise<void>((resolve) => socket.once('end', () => resolve()));
+    try {
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write(get('/'));
+      await eventually(() => received.startsWith('HTTP/1.1 200'), 'the head was sent');
+      const result = await ts.policy.drain({ timeout: 3000 });
+      expect(result).to.deep.equal({ graceful: 1, destroyed: 0 });
+      await ended; // the server's FIN
+      expect(received).to.match(/head-.*tail/s);
+      expect(ts.policy.stats()).to.include({ open: 0 });
+    } finally {
+      socket.destroy();
+    }
   });
 
   it('destroys what is left at the deadline', async () => {

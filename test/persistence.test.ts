@@ -165,6 +165,22 @@ for (const flavor of FLAVORS) {
         expect((await closed).kind).to.equal('fin');
       });
 
+      // A body Node delimits without a length: HEAD, 204 and 304 have none (RFC 9112 §6.3).
+      for (const [method, path] of [
+        ['HEAD', '/stream'],
+        ['GET', '/204'],
+        ['GET', '/304'],
+      ] as const) {
+        it(`keeps a ${method} ${path} without Content-Length alive (no body to delimit)`, async () => {
+          const c = await connect(request(method, path, 'HTTP/1.0', ['Connection: keep-alive']));
+          const res = await c.response(method === 'HEAD' ? { head: true } : {});
+          expect(res.header('content-length')).to.equal(undefined);
+          expect(res.header('connection')).to.equal('keep-alive');
+          expect(res.count('keep-alive')).to.equal(1);
+          expect((await c.closed(200)).kind).to.equal('open');
+        });
+      }
+
       it('does not let a handler keep-alive override a missing keep-alive', async () => {
         const c = await connect(request('GET', '/?connection=keep-alive', 'HTTP/1.0'));
         const res = await c.response();
@@ -217,6 +233,29 @@ for (const flavor of FLAVORS) {
           ['/hello', 1, false],
           ['/bye', 2, true],
         ]);
+      });
+
+      // The answer is given at head time here (not at arrival): the head is written
+      // by the policy, with one Connection and one Keep-Alive field.
+      it('writes one Connection: keep-alive and one hint, with the requests left', async () => {
+        ts = await startServer(flavor, { policy: () => 'keep-alive', maxRequests: 5 }, routes);
+        const c = await connect(get('/'));
+        let res = await c.response();
+        expect([res.header('connection'), res.count('connection')]).to.deep.equal(['keep-alive', 1]);
+        expect([res.header('keep-alive'), res.count('keep-alive')]).to.deep.equal(['timeout=64, max=4', 1]);
+        c.write(get('/?connection=keep-alive'));
+        res = await c.response();
+        expect([res.header('connection'), res.count('connection')]).to.deep.equal(['keep-alive', 1]);
+        expect([res.header('keep-alive'), res.count('keep-alive')]).to.deep.equal(['timeout=64, max=3', 1]);
+      });
+
+      it('writes no hint with advertise: false', async () => {
+        ts = await startServer(flavor, { policy: () => 'keep-alive', advertise: false }, routes);
+        const c = await connect(get('/'));
+        const res = await c.response();
+        expect([res.header('connection'), res.count('connection')]).to.deep.equal(['keep-alive', 1]);
+        expect(res.count('keep-alive')).to.equal(0);
+        expect((await c.closed(200)).kind).to.equal('open');
       });
 
       it('closes (and does not throw into the handler) when the function throws', async () => {

@@ -26,8 +26,19 @@ const handler: Handler = (req, res) => {
     }, 10);
     return;
   }
+  if (url.pathname === '/late') {
+    // Answers after its client has gone (writeHead explicitly: Node builds a head
+    // even for a response whose socket is gone, where end() alone returns early).
+    setTimeout(() => {
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.end('late');
+      lateAnswered = true;
+    }, 100);
+    return;
+  }
   res.end('ok');
 };
+let lateAnswered = false;
 
 function settled(ts: TestServer): Promise<void> {
   return eventually(
@@ -95,6 +106,17 @@ for (const flavor of FLAVORS) {
       await settled(ts);
       const next = await open(get('/'));
       expect((await next.response()).status).to.equal(200);
+    });
+
+    it('survives a response written after its client has gone', async () => {
+      lateAnswered = false;
+      const reached = nextRequest(ts.server);
+      const c = await open(get('/late'));
+      await reached;
+      c.destroy();
+      await eventually(() => lateAnswered, 'the handler answered without an error');
+      await settled(ts);
+      expect(ts.policy.stats()).to.include({ open: 0, accepted: 1 });
     });
 
     it('survives a client that vanishes mid-response', async () => {

@@ -97,7 +97,8 @@ export const routes: Handler = (req, res) => {
         setImmediate(() => res.end('b'));
         return;
       case '/204':
-        res.statusCode = 204;
+      case '/304':
+        res.statusCode = Number(url.pathname.slice(1));
         res.end();
         return;
       default:
