@@ -49,6 +49,22 @@ describe('advertise', () => {
     expect(res.count('keep-alive')).to.equal(0);
   });
 
+  it("drops a handler's own Keep-Alive header with advertise: false", async () => {
+    await fx.start(
+      'express5',
+      { advertise: false },
+      (req, res) => {
+        res.setHeader('Keep-Alive', 'timeout=999');
+        routes(req, res);
+      },
+      { attach: true },
+    );
+    client = await fx.send(get('/'));
+    const res = await client.response();
+    expect(res.header('connection')).to.equal('keep-alive');
+    expect(res.count('keep-alive')).to.equal(0);
+  });
+
   it('sends no Keep-Alive header on a response that closes', async () => {
     await fx.start('express5', {}, (req, res) => {
       res.setHeader('Keep-Alive', 'timeout=5');
