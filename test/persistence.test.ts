@@ -1,7 +1,13 @@
 import { expect } from 'chai';
+import diagnostics from 'node:diagnostics_channel';
+import { DECISION_CHANNEL, type DecisionMessage } from '../src/index.js';
 import { RawClient, get, request } from './helpers/raw.js';
 import { expectResetConnection, expectReusedConnection } from '../src/testing/index.js';
 import { FLAVORS, routes, startServer, type TestServer } from './helpers/servers.js';
+
+const thrower = (): never => {
+  throw new Error('boom');
+};
 
 // SPEC §1 rules 1–5 on the wire, for Express 5, Express 4 and plain node:http.
 for (const flavor of FLAVORS) {
@@ -258,6 +264,29 @@ for (const flavor of FLAVORS) {
         expect([res.header('connection'), res.count('connection')]).to.deep.equal(['keep-alive', 1]);
         expect(res.count('keep-alive')).to.equal(0);
         expect((await c.closed(200)).kind).to.equal('open');
+      });
+
+      it("closes after an answer that is neither 'keep-alive' nor 'close', and says why", async () => {
+        const reasons: string[] = [];
+        const seen = (message: unknown) => reasons.push((message as DecisionMessage).reason);
+        diagnostics.subscribe(DECISION_CHANNEL, seen);
+        try {
+          ts = await startServer(
+            flavor,
+            { policy: (req) => (req.url === '/throw' ? thrower() : ('maybe' as unknown as 'close')) },
+            routes,
+          );
+          const c = await connect(get('/'));
+          expect((await c.response()).header('connection')).to.equal('close');
+          const d = await connect(get('/throw'));
+          expect((await d.response()).header('connection')).to.equal('close');
+          expect(reasons).to.deep.equal([
+            "policy function (invalid answer maybe) answered 'close'",
+            "policy function (threw) answered 'close'",
+          ]);
+        } finally {
+          diagnostics.unsubscribe(DECISION_CHANNEL, seen);
+        }
       });
 
       it('closes (and does not throw into the handler) when the function throws', async () => {

@@ -43,6 +43,27 @@ describe('drain({ delay }), policy.draining and policy.readiness()', () => {
     await drained;
   });
 
+  it('says Connection: close itself where nothing else would (a server the policy never saw)', async () => {
+    const policy = connectionPolicy();
+    const server = http.createServer(policy.readiness());
+    const port = await listen(server);
+    const c = await RawClient.connect(port);
+    try {
+      c.write(get('/ready'));
+      const ready = await c.response();
+      expect([ready.status, ready.header('content-type')]).to.deep.equal([200, 'text/plain; charset=utf-8']);
+      expect(ready.header('connection')).to.equal('keep-alive');
+      await policy.drain();
+      c.write(get('/ready'));
+      const draining = await c.response();
+      expect([draining.status, draining.body, draining.header('connection')]).to.deep.equal([503, 'draining', 'close']);
+      expect((await c.closed(1000)).kind).to.equal('fin');
+    } finally {
+      c.destroy();
+      await closeServer(server);
+    }
+  });
+
   it('answers HEAD with the status and no body, on a plain node:http server too', async () => {
     await start('http');
     const c = await fx.send(request('HEAD', '/ready', 'HTTP/1.1'));
