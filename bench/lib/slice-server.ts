@@ -148,8 +148,9 @@ function marker(name: string): () => void {
 /**
  * Where a batch is marked: an HTTP/1 server's 'request', first among its
  * listeners (ahead of any the policy has prepended); on HTTP/2 each session's
- * 'stream', first among its listeners (the policy prepends its own there when the
- * session starts, and the session's 'stream' comes before the server's).
+ * 'stream', first among its listeners: it comes before the server's 'stream',
+ * where the policy listens, and would still come first were the policy to listen
+ * on the session.
  */
 const markers = new Map<string, () => void>();
 const sessions = new Map<string, Set<http2.ServerHttp2Session>>();
