@@ -17,7 +17,7 @@ import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { fmt, median, percentile, table } from './lib/measure.js';
 import { hasTaskset } from './lib/server-process.js';
-import { startServers, type Batch, type Servers } from './lib/slices.js';
+import { perRequest, startServers, type Servers } from './lib/slices.js';
 
 const { values } = parseArgs({
   options: {
@@ -49,8 +49,6 @@ function h2load(port: number): Promise<void> {
     });
   });
 }
-
-const perRequest = (batches: Batch[]) => median(batches.map(([cpu, requests]) => cpu / requests));
 
 /** The per-round ratios A / B of CPU per request (B's requests per CPU-second over A's). */
 async function measure(servers: Servers, a: string, b: string): Promise<number[]> {

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { fmt, median, percentile, table } from './lib/measure.js';
 import { H2Lane } from './lib/h2-lane.js';
 import { Lane, once } from './lib/lane.js';
-import { startServers, type Batch, type Servers } from './lib/slices.js';
+import { perRequest, startServers, type Batch, type Servers } from './lib/slices.js';
 
 const { values } = parseArgs({
   options: {
@@ -85,7 +85,6 @@ interface Spread {
 
 const spread = (list: number[]): Spread => ({ median: median(list), p10: percentile(list, 10), p90: percentile(list, 90) });
 const sum = (batches: Batch[], i: 0 | 1) => batches.reduce((total, batch) => total + batch[i], 0);
-const perRequest = (batches: Batch[]) => median(batches.map(([cpu, requests]) => cpu / requests));
 
 type AnyLane = Lane | H2Lane;
 const openLane = (name: string, port: number): Promise<AnyLane> =>

@@ -49,6 +49,7 @@ export interface SessionState {
   errored: boolean;
   /** The TCP or TLS socket under the session (not `session.socket`, a proxy that refuses most calls). */
   readonly socket: Socket | undefined;
+  /** The idle check (an interval, http2.ts `#watchIdle`) and the maxAge timer. */
   idleTimer: NodeJS.Timeout | undefined;
   ageTimer: NodeJS.Timeout | undefined;
 }

@@ -117,14 +117,15 @@ export class Http2Sessions {
    */
   #watchIdle(session: ServerHttp2Session, state: ConnectionState): void {
     const idleTimeout = this.#core.options.idleTimeout;
+    const s = state.session!;
     let seen = state.requests;
     let quiet = 1;
-    state.session!.idleTimer = setInterval(() => {
+    s.idleTimer = setInterval(() => {
       if (state.requests !== seen || openStreamCount(session) > 0) {
         seen = state.requests;
         quiet = 0;
       } else if (++quiet > IDLE_CHECKS) {
-        this.#goaway(session, state, state.session!.lastStreamId, 'idleTimeout', `idle for ${idleTimeout} ms (idleTimeout)`);
+        this.#goaway(session, state, s.lastStreamId, 'idleTimeout', `idle for ${idleTimeout} ms (idleTimeout)`);
       }
     }, idleTimeout / IDLE_CHECKS).unref();
   }

@@ -155,7 +155,7 @@ export function watchSessions(
  * streams in a Map at `.streams` of the object under its `state` symbol
  * (lib/internal/http2/core.js; a stream is added when it starts and deleted when
  * it closes; 20–26). No public API counts them, and a `'close'` listener on every
- * stream costs about 0.8 % of an HTTP/2 request's server CPU (bench/interleaved.ts,
+ * stream costs about 1 % of an HTTP/2 request's server CPU (bench/interleaved.ts,
  * Node 20.20). 0 where the field is missing (the canary fails first).
  */
 export function openStreamCount(session: ServerHttp2Session): number {

@@ -166,24 +166,24 @@ for (const [name, server] of Object.entries(servers)) {
     if (listener !== undefined) session.prependListener('stream', listener);
   });
 }
-function mark(name: string, listener: (() => void) | undefined): void {
-  const server = servers[name]!;
-  const live = sessions.get(name);
-  if (listener === undefined) {
-    const old = markers.get(name)!;
-    if (live === undefined) server.off('request', old);
-    else for (const session of live) session.off('stream', old);
-    return;
-  }
+function mark(name: string, listener: () => void): void {
   markers.set(name, listener);
-  if (live === undefined) server.prependListener('request', listener);
+  const live = sessions.get(name);
+  if (live === undefined) servers[name]!.prependListener('request', listener);
   else for (const session of live) session.prependListener('stream', listener);
+}
+function unmarkAll(): void {
+  for (const [name, listener] of markers) {
+    const live = sessions.get(name);
+    if (live === undefined) servers[name]!.off('request', listener);
+    else for (const session of live) session.off('stream', listener);
+  }
+  markers.clear();
 }
 
 process.on('message', (message: { attribute?: string[]; report?: boolean }) => {
   if (message.attribute !== undefined) {
-    for (const name of markers.keys()) mark(name, undefined);
-    markers.clear();
+    unmarkAll();
     lastServer = undefined;
     for (const name of message.attribute) mark(name, marker(name));
     process.send!({ attributing: true });

@@ -2,9 +2,12 @@
 // where `taskset` exists) with the servers asked for, and talks to it over IPC.
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { median } from './measure.js';
 import { hasTaskset } from './server-process.js';
 
 export type Batch = [cpu: number, requests: number];
+/** The median batch's CPU per request: robust to a GC pause or a neighbour's burst landing on one batch. */
+export const perRequest = (batches: Batch[]): number => median(batches.map(([cpu, requests]) => cpu / requests));
 export interface Servers {
   ports: Record<string, number>;
   /** Attributes CPU to batches of these servers from now on. */
