@@ -125,6 +125,8 @@ export class Admission {
     setConnectionInfo(req, { id: state.id, requests, reused: requests > 1, openedAt: state.openedAt });
     const http10 = req.httpVersionMinor === 0;
     const arrival = decideAtArrival(this.#arrivalInput(req, state, http10));
+    // Known to close already: a request pipelined behind this one is not handled (rule 7).
+    if ('keepAlive' in arrival && !arrival.keepAlive) tracker.markClosing(state, arrival.closedBy);
     if (!http10 && 'keepAlive' in arrival && arrival.keepAlive) {
       // Keep-alive unless the head says otherwise: Node writes `Connection:
       // keep-alive` and, from these fields, exactly our hint (node-internals.ts) —

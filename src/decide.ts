@@ -42,6 +42,10 @@ export interface HeadInput extends ArrivalInput {
   delimited: boolean;
   /** The request reached the middleware (rule 6: a response written before it is Node's). */
   reachedMiddleware: boolean;
+  /** A close is already decided for this connection (at a request's arrival, or by a drain). */
+  closeDecided: boolean;
+  /** A request pipelined behind this one has already been handed to its handler. */
+  handledBehind: boolean;
 }
 
 /** A decision is either keep-alive, or close with the stats bucket the close is counted in. */
@@ -62,6 +66,11 @@ const KEEP_HTTP10: Decision = Object.freeze({
   reason: 'HTTP/1.0 request asked for keep-alive (RFC 9112 §9.3, Appendix C.2.2)',
 });
 
+const KEEP_FOR_PIPELINED: Decision = Object.freeze({
+  keepAlive: true,
+  reason: 'a pipelined request behind it is being handled: the last response carries any close',
+});
+
 function close(closedBy: CloseReason, reason: string): Decision {
   return { keepAlive: false, closedBy, reason };
 }
@@ -74,7 +83,7 @@ function close(closedBy: CloseReason, reason: string): Decision {
  * at head time".
  */
 export function decideAtArrival(input: ArrivalInput): Decision | typeof ASK_POLICY {
-  return rules(input, undefined, true);
+  return rules(input, undefined, true, false);
 }
 
 /**
@@ -85,12 +94,19 @@ export function decideAtHead(input: HeadInput & { policyAnswer: PolicyAnswer }):
 export function decideAtHead(input: HeadInput): HeadVerdict;
 export function decideAtHead(input: HeadInput): HeadVerdict {
   // Rule 6 — a response written before the middleware ran is Node's, except in a
-  // drain, when every response closes.
-  if (!input.reachedMiddleware && !input.draining) return LEFT_TO_NODE;
-  return rules(input, input.responseConnection, input.delimited);
+  // drain, when every response closes, and where a close is decided already: a
+  // pipelined request refused for that close (rule 7) is answered by nobody, so
+  // its connection must end.
+  if (!input.reachedMiddleware && !input.draining && !input.closeDecided) return LEFT_TO_NODE;
+  return rules(input, input.responseConnection, input.delimited, input.handledBehind);
 }
 
-function rules(input: ArrivalInput, responseConnection: HeaderValue, delimited: boolean): Decision | typeof ASK_POLICY {
+function rules(
+  input: ArrivalInput,
+  responseConnection: HeaderValue,
+  delimited: boolean,
+  handledBehind: boolean,
+): Decision | typeof ASK_POLICY {
   // Rule 1 — RFC 9112 §9.6: a client's "close" means this is the last response,
   // whatever the handler wanted.
   if (hasToken(input.requestConnection, 'close')) {
@@ -112,6 +128,10 @@ function rules(input: ArrivalInput, responseConnection: HeaderValue, delimited: 
       return close('policy', 'HTTP/1.0 response without Content-Length can only end by closing (RFC 9112 §6.3)');
     }
   }
+  // Rule 7 — a request pipelined behind this one is with its handler already, and
+  // Node writes nothing after a closing response: the server's own reasons to
+  // close (rule 4) wait for the last such response, which carries them.
+  if (handledBehind) return KEEP_FOR_PIPELINED;
   // Rule 4 — the server's own reasons.
   if (input.draining) return close('drain', 'draining');
   if (input.policyAnswer === undefined) return ASK_POLICY;

@@ -96,6 +96,8 @@ export class HeadTime {
       // Only HTTP/1.0 lacks chunked coding; HTTP/1.1 bodies are always delimited.
       delimited: !http10 || res.hasHeader('content-length') || isBodyless(req, res),
       reachedMiddleware: state.passed >= info.requests,
+      closeDecided: state.closeReason !== undefined,
+      handledBehind: state.requests > info.requests,
     };
     const verdict = decideAtHead(input);
     if (!('askPolicy' in verdict)) return verdict;

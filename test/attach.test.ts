@@ -4,6 +4,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
+import express from 'express';
 import sinon from 'sinon';
 import { RawClient, get } from './helpers/raw.js';
 import { closeServer, listen } from './helpers/servers.js';
@@ -58,6 +59,26 @@ describe('policy.attach(server)', () => {
     expect(res.body).to.equal('not through the policy');
     expect(res.header('connection')).to.equal('keep-alive');
     expect(res.header('keep-alive')).to.equal(`timeout=${Math.floor(server.keepAliveTimeout / 1000)}`);
+  });
+
+  it('closes a response the middleware never saw when a request pipelined behind it was refused for a close', async () => {
+    // maxRequests: 1 decides the close when the first request arrives, so the
+    // second, pipelined behind it, is refused at the middleware (rule 7). The first
+    // is answered by a route before the middleware (rule 6): left to Node, it would
+    // keep the connection open with the second never answered.
+    const policy = connectionPolicy({ maxRequests: 1 });
+    const app = express();
+    app.get('/health', (req, res) => void setTimeout(() => res.send('up'), 30));
+    app.use(policy);
+    const handled: string[] = [];
+    app.use((req, res) => (handled.push(req.url), res.send('api')));
+    const port = await serve(policy.attach(http.createServer(app)));
+    const c = await send(port, get('/health') + get('/api'));
+    const res = await c.response();
+    expect([res.body, res.header('connection')]).to.deep.equal(['up', 'close']);
+    expect((await c.closed(2000)).kind).to.equal('fin');
+    expect(handled).to.deep.equal([]);
+    expect(policy.stats().closed.maxRequests).to.equal(1);
   });
 
   it('aligns keepAliveTimeout and keeps headersTimeout ≤ requestTimeout', () => {

@@ -26,7 +26,14 @@ const ARRIVAL: ArrivalInput = {
   age: 0,
   ageLimit: Infinity,
 };
-const BASE: HeadInput = { ...ARRIVAL, responseConnection: undefined, delimited: true, reachedMiddleware: true };
+const BASE: HeadInput = {
+  ...ARRIVAL,
+  responseConnection: undefined,
+  delimited: true,
+  reachedMiddleware: true,
+  closeDecided: false,
+  handledBehind: false,
+};
 const closePolicy = { policyAnswer: 'close', policySource: "policy 'close'" } as const;
 
 /** A head-time verdict that must be a decision (the policy's answer is given). */
@@ -104,6 +111,23 @@ const TABLE: Row[] = [
     false,
     'drain',
   ],
+  [
+    'rule 6 yields to a close already decided: a request refused behind it must not be left unanswered',
+    { reachedMiddleware: false, closeDecided: true, requests: 5, maxRequests: 5 },
+    false,
+    'maxRequests',
+  ],
+  ['rule 7: a drain waits for the pipelined request being handled behind', { draining: true, handledBehind: true }, true],
+  ["rule 7: so does the policy's close", { ...closePolicy, handledBehind: true }, true],
+  ['rule 7: so does maxAge', { age: 5, ageLimit: 5, handledBehind: true }, true],
+  ["rule 7: the client's close does not wait", { requestConnection: 'close', handledBehind: true }, false, 'client'],
+  ["rule 7: nor the handler's", { responseConnection: 'close', handledBehind: true }, false, 'policy'],
+  [
+    'rule 7: nor an undelimited HTTP/1.0 body',
+    { http10: true, requestConnection: 'keep-alive', delimited: false, handledBehind: true },
+    false,
+    'policy',
+  ],
 ];
 
 describe('decideAtHead() (pure)', () => {
@@ -144,8 +168,13 @@ describe('decideAtHead() (pure)', () => {
 describe('decideAtArrival() (pure)', () => {
   it('is the head-time decision with nothing changed by the handler', () => {
     for (const [, input] of TABLE) {
-      const { responseConnection, delimited, reachedMiddleware, ...arrival } = { ...BASE, ...input };
-      if (responseConnection !== undefined || !delimited || !reachedMiddleware) continue;
+      const { responseConnection, delimited, reachedMiddleware, closeDecided, handledBehind, ...arrival } = {
+        ...BASE,
+        ...input,
+      };
+      // What only the head knows: the handler's say, the body, who came behind.
+      if (responseConnection !== undefined || !delimited || !reachedMiddleware || handledBehind) continue;
+      void closeDecided;
       expect(decideAtArrival(arrival)).to.deep.equal(decideAtHead({ ...BASE, ...input }));
     }
   });

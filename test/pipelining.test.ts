@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { RawClient, get } from './helpers/raw.js';
+import { eventually } from './helpers/wait.js';
 import { FLAVORS, routes, useTestServer, type TestServer } from './helpers/servers.js';
 
 // SPEC §1 rule 7: pipelined requests are answered in order; after a closing
@@ -36,6 +37,51 @@ for (const flavor of FLAVORS) {
       // /c never reaches a handler, and nothing is written for it.
       expect(handled).to.deep.equal(['/a?ms=30', '/b?connection=close']);
       expect(ts.policy.stats().open).to.equal(0);
+    });
+
+    // Every handler here answers later: all three requests reach their handlers
+    // before the first head is written.
+    it('with maxRequests, runs no handler for a request pipelined behind the limit', async () => {
+      const handled: string[] = [];
+      ts = await fx.start(flavor, { maxRequests: 2 }, (req, res) => {
+        handled.push(req.url ?? '');
+        routes(req, res);
+      });
+      client = await fx.send(get('/a?ms=30') + get('/b?ms=30') + get('/c?ms=30'));
+      const first = await client.response();
+      const second = await client.response();
+      expect([first.header('connection'), second.header('connection')]).to.deep.equal(['keep-alive', 'close']);
+      expect((await client.closed(2000)).kind).to.equal('fin');
+      expect(client.rest).to.equal('');
+      // The close was known when /b arrived (rule 8): /c is not handed on.
+      expect(handled).to.deep.equal(['/a?ms=30', '/b?ms=30']);
+      expect(ts.policy.stats()).to.include({ requests: 2, open: 0 });
+      expect(ts.policy.stats().closed.maxRequests).to.equal(1);
+    });
+
+    it('a drain started while pipelined requests are with their handlers answers them all; the last closes', async () => {
+      const handled: string[] = [];
+      ts = await fx.start(
+        flavor,
+        {},
+        (req, res) => {
+          handled.push(req.url ?? '');
+          routes(req, res);
+        },
+        { attach: true },
+      );
+      client = await fx.send(get('/a?ms=80') + get('/b?ms=40') + get('/c?ms=60'));
+      await eventually(() => handled.length === 3, 'all three reached their handlers');
+      const drained = ts.policy.drain({ timeout: 5000 });
+      const responses = [await client.response(), await client.response(), await client.response()];
+      expect(responses.map((r) => [r.status, r.header('connection')])).to.deep.equal([
+        [200, 'keep-alive'],
+        [200, 'keep-alive'],
+        [200, 'close'],
+      ]);
+      expect((await client.closed(2000)).kind).to.equal('fin');
+      expect(await drained).to.deep.equal({ graceful: 1, destroyed: 0 });
+      expect(ts.policy.stats().closed.drain).to.equal(1);
     });
 
     it('does not run the handler of a request queued behind a decided close', async () => {
