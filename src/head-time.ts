@@ -8,7 +8,7 @@ import { decideAtHead, type LEFT_TO_NODE, type Decision, type HeadInput } from '
 import { headHook } from './head-hook.js';
 import { keepAliveValue, type HeaderValue } from './headers.js';
 import { connectionInfo, type ConnectionInfo } from './info.js';
-import { restoreNodeHint } from './node-internals.js';
+import { outgoingHeader, restoreNodeHint } from './node-internals.js';
 import { askPolicyFunction } from './policy-function.js';
 
 /** Statuses and methods whose responses have no body, so need no length to be delimited. */
@@ -47,7 +47,7 @@ export class HeadTime {
     // Released already: the client went away before the head, and nothing will be written.
     if (state === undefined) return;
     const info = connectionInfo(req)!;
-    const responseConnection = res.getHeader('connection');
+    const responseConnection = outgoingHeader(res, 'connection');
     const verdict = this.#decide(req, res, state, info, responseConnection);
     if ('leftToNode' in verdict) {
       // Node writes the head as it would have; put back the hint fields it copied from the server.
@@ -62,7 +62,7 @@ export class HeadTime {
       // behind it on a pipelined connection (rule 7).
       res.setHeader('Connection', 'close');
       res.removeHeader('Keep-Alive');
-    } else if (!armed || responseConnection !== undefined || res.hasHeader('keep-alive')) {
+    } else if (!armed || responseConnection !== undefined || outgoingHeader(res, 'keep-alive') !== undefined) {
       // An armed response whose handler set neither field is left as it is: Node
       // writes `Connection: keep-alive` and, from the fields set at arrival, exactly
       // our hint. Otherwise both are explicit (a `Connection` header of ours also

@@ -19,6 +19,7 @@ import {
   stopAccepting,
   supertestAgentParts,
   openStreamCount,
+  outgoingHeader,
   watchSessions,
   writtenHead,
 } from '../src/node-internals.js';
@@ -193,6 +194,33 @@ describe(`Node's internals the package relies on (Node ${process.version})`, () 
       JSON.stringify(head),
     );
     expect(raw.header('connection')).to.equal('keep-alive');
+  });
+
+  it("a response's headers are kept under its kOutHeaders symbol: null, then lower-case name → [name, value]", async () => {
+    const seen: Array<[string, unknown, unknown]> = [];
+    const { connect } = await start((req, res) => {
+      const kOutHeaders = Object.getOwnPropertySymbols(res).find((s) => s.description === 'kOutHeaders');
+      assumption('a response has an own kOutHeaders symbol', kOutHeaders !== undefined);
+      assumption('kOutHeaders is null before any setHeader()', (res as never)[kOutHeaders!] === null);
+      seen.push(['connection (none set)', outgoingHeader(res, 'connection'), res.getHeader('connection')]);
+      res.setHeader('Keep-Alive', 'timeout=3');
+      res.setHeader('CONNECTION', ['keep-alive', 'x']);
+      res.appendHeader('connection', 'y');
+      for (const name of ['keep-alive', 'connection', 'content-length'])
+        seen.push([name, outgoingHeader(res, name), res.getHeader(name)]);
+      res.removeHeader('Keep-Alive');
+      seen.push(['keep-alive (removed)', outgoingHeader(res, 'keep-alive'), res.getHeader('keep-alive')]);
+      res.end('ok');
+    });
+    await (await connect(get('/'))).response();
+    for (const [what, read, public_] of seen) {
+      assumption(
+        `kOutHeaders gives what getHeader() gives: ${what}`,
+        JSON.stringify(read) === JSON.stringify(public_),
+        `${JSON.stringify(read)} vs ${JSON.stringify(public_)}`,
+      );
+    }
+    expect(seen.map(([, read]) => read)).to.deep.equal([undefined, 'timeout=3', ['keep-alive', 'x', 'y'], undefined, undefined]);
   });
 
   it('net.Server.prototype.close on an http.Server stops accepting without sweeping idle connections', async () => {
