@@ -7,6 +7,8 @@
 //
 //   node --import tsx bench/profile.ts [--kinds express-policy,express-policy-attached]
 //                                      [--seconds 10] [--connections 50] [--runs 1] [--top 12]
+//                                      [--no-calibration]
+// The calibration row is a pass-through middleware's own share in the same setup.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +29,7 @@ const { values } = parseArgs({
     streams: { type: 'string', default: '1' },
     runs: { type: 'string', default: '1' },
     top: { type: 'string', default: '12' },
+    'no-calibration': { type: 'boolean', default: false },
   },
 });
 
@@ -84,8 +87,31 @@ function partOf(node: ProfileNode): Part {
   return 'other';
 }
 
+/**
+ * The calibration: the share of a pass-through middleware's own function
+ * (`(req, res, next) => next()`) in the same setup. A middleware's self time
+ * includes what V8 inlined into it of Express's `next()`, so this is what any
+ * middleware that hands a request on shows before doing anything.
+ */
+async function calibration(): Promise<string> {
+  const nodes = await profile('express-passthrough');
+  let own = 0;
+  let server = 0;
+  for (const node of nodes) {
+    if (partOf(node) === 'idle') continue;
+    server += node.hitCount ?? 0;
+    if (node.callFrame.functionName === 'passThrough') own += node.hitCount ?? 0;
+  }
+  return `${fmt((100 * own) / server, 2)} %`;
+}
+
 async function main(): Promise<void> {
   const rows: string[][] = [['kind', 'run', 'package', 'on-headers', 'server CPU samples', 'target']];
+  if (!values['no-calibration']) {
+    for (let run = 1; run <= Number(values.runs); run++) {
+      rows.push(['a pass-through middleware (calibration)', String(run), await calibration(), '', '', '']);
+    }
+  }
   for (const kind of values.kinds.split(',')) {
     for (let run = 1; run <= Number(values.runs); run++) {
       const nodes = await profile(kind);
