@@ -19,7 +19,12 @@ cd "$scratch"
 npm ci --no-audit --no-fund --ignore-scripts >/dev/null
 npm install --no-save --no-audit --no-fund mocha@11.8.0 @stryker-mutator/core@10.1.1 @stryker-mutator/mocha-runner@10.1.1 >/dev/null
 set +e
-node_modules/.bin/stryker run stryker.socket.config.json "$@"
+# The log lines are behaviour too (every decision with its reason): with the log
+# on in the test processes, test/debug-log.test.ts runs its scenario in-process
+# (coverage tells Stryker to run it against each log line's mutants) and checks
+# every line. A mutant that logs where the original would not (`if (true)`) is
+# then equivalent: named in CONTRIBUTING.
+NODE_DEBUG=connection-policy node_modules/.bin/stryker run stryker.socket.config.json "$@"
 status=$?
 set -e
 rm -rf "$root/reports/mutation-socket"

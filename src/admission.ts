@@ -1,10 +1,10 @@
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ConnectionState } from './connections.js';
+import { closeDecided, type ConnectionState } from './connections.js';
 import type { PolicyCore } from './core.js';
 import { debug } from './debug.js';
-import { admission, decideAtArrival, type ArrivalInput } from './decide.js';
+import { admission, closesWhatever, decideAtArrival, type ArrivalInput } from './decide.js';
 import { HeadTime } from './head-time.js';
 import { isHttp2Server, type AnyHttp2Server } from './http2.js';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
@@ -111,7 +111,7 @@ export class Admission {
   #admit(req: IncomingMessage, res: ServerResponse, socket: Socket): ConnectionState | undefined {
     const { tracker, idle, options } = this.#core;
     const known = tracker.get(socket);
-    const verdict = admission(socket.writableEnded, known !== undefined && known.closeReason !== undefined);
+    const verdict = admission(socket.writableEnded, known !== undefined && closeDecided(known));
     if (!verdict.handle) {
       if (debug.enabled) debug('sock#%d %s', known?.id ?? 0, verdict.reason);
       if (verdict.destroy) socket.destroy();
@@ -124,9 +124,10 @@ export class Admission {
     // A plain object (typed readonly): freezing it on every request costs more than it protects.
     setConnectionInfo(req, { id: state.id, requests, reused: requests > 1, openedAt: state.openedAt });
     const http10 = req.httpVersionMinor === 0;
-    const arrival = decideAtArrival(this.#arrivalInput(req, state, http10));
-    // Known to close already: a request pipelined behind this one is not handled (rule 7).
-    if ('keepAlive' in arrival && !arrival.keepAlive) tracker.markClosing(state, arrival.closedBy);
+    const input = this.#arrivalInput(req, state, http10);
+    const arrival = decideAtArrival(input);
+    // A request pipelined behind this one is not handled (rule 7).
+    if (closesWhatever(arrival, input)) state.closePending = true;
     if (!http10 && 'keepAlive' in arrival && arrival.keepAlive) {
       // Keep-alive unless the head says otherwise: Node writes `Connection:
       // keep-alive` and, from these fields, exactly our hint (node-internals.ts) —

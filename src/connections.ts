@@ -16,7 +16,9 @@ import { emptyClosedCounts, type CloseReason, type ConnectionStats } from './sta
  *    without `attach()`, the first request tracks it.
  * 2. **request** — admission.ts: `requestStarted()` counts it and stops our idle
  *    timer; decide.ts's `admission()` says whether its handler may run, and
- *    `decideAtArrival()` what the head will most likely say.
+ *    `decideAtArrival()` what the head will most likely say; a close already
+ *    certain is remembered (`closePending`), so that a pipelined request behind
+ *    it is not handled (rule 7).
  * 3. **head** — head-time.ts: `decideAtHead()` gives the decision the head
  *    carries; a close is remembered here (`markClosing()`), so that a pipelined
  *    request behind it is not handled (rule 7).
@@ -32,6 +34,11 @@ import { emptyClosedCounts, type CloseReason, type ConnectionStats } from './sta
  * counted `drain` if it closes after its drain signal or at a drain's deadline,
  * else `client` or `error`.
  */
+
+/** Rule 7: a close is decided for the connection, so no request pipelined from here on is handled. */
+export function closeDecided(state: ConnectionState): boolean {
+  return state.closeReason !== undefined || state.closePending;
+}
 
 /**
  * A connection: an HTTP/1.x socket, or an HTTP/2 session (RFC 9113: one TCP or
@@ -78,6 +85,8 @@ export interface ConnectionState {
   idleArmed: boolean;
   /** Why the server decided to close, once it has; `undefined` while kept alive. */
   closeReason: CloseReason | undefined;
+  /** A request's response will close, known since it arrived (decide.ts `closesWhatever()`); its reason comes at head time. */
+  closePending: boolean;
   /** The idle timer fired (Node then destroys the socket, unless a server 'timeout' listener took over). */
   timedOut: boolean;
   /** Set for an HTTP/2 session. */
@@ -182,6 +191,7 @@ export class ConnectionTracker {
       requests: 0,
       idleArmed: false,
       closeReason: undefined,
+      closePending: false,
       timedOut: false,
       session,
     };

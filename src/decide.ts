@@ -42,7 +42,7 @@ export interface HeadInput extends ArrivalInput {
   delimited: boolean;
   /** The request reached the middleware (rule 6: a response written before it is Node's). */
   reachedMiddleware: boolean;
-  /** A close is already decided for this connection (at a request's arrival, or by a drain). */
+  /** A close is already decided for this connection (`closesWhatever()` at a request's arrival, or a head, or a drain). */
   closeDecided: boolean;
   /** A request pipelined behind this one has already been handed to its handler. */
   handledBehind: boolean;
@@ -143,6 +143,18 @@ function rules(
     return close('maxAge', `maxAge reached (open ${Math.round(input.age)} ms, limit ${Math.round(input.ageLimit)} ms)`);
   }
   return input.http10 ? KEEP_HTTP10 : KEEP;
+}
+
+/**
+ * Rule 7 at arrival: this request's response will close whatever happens before
+ * its head — a close decided now (decisions made at arrival only ever turn to
+ * close later, never back), or a limit reached, which closes whatever a policy
+ * function (asked only at head time) answers. A request pipelined behind it is
+ * then not handled.
+ */
+export function closesWhatever(arrival: Decision | typeof ASK_POLICY, input: ArrivalInput): boolean {
+  if ('askPolicy' in arrival) return input.requests >= input.maxRequests || input.age >= input.ageLimit;
+  return !arrival.keepAlive;
 }
 
 /** What happens to a request when it arrives (rule 7, and a connection a drain has ended). */

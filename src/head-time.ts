@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decisionChannel, type DecisionMessage } from './channels.js';
 import { formatConnectionId } from './connection-id.js';
-import type { ConnectionState } from './connections.js';
+import { closeDecided, type ConnectionState } from './connections.js';
 import type { PolicyCore } from './core.js';
 import { debug } from './debug.js';
 import { decideAtHead, type LEFT_TO_NODE, type Decision, type HeadInput } from './decide.js';
@@ -96,7 +96,7 @@ export class HeadTime {
       // Only HTTP/1.0 lacks chunked coding; HTTP/1.1 bodies are always delimited.
       delimited: !http10 || res.hasHeader('content-length') || isBodyless(req, res),
       reachedMiddleware: state.passed >= info.requests,
-      closeDecided: state.closeReason !== undefined,
+      closeDecided: closeDecided(state),
       handledBehind: state.requests > info.requests,
     };
     const verdict = decideAtHead(input);

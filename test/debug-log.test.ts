@@ -1,28 +1,69 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
+import sinon from 'sinon';
 import { fileURLToPath } from 'node:url';
+import { debug } from '../src/debug.js';
+import { debugScenario } from './fixtures/debug-scenario.js';
 
-// Every keep/close decision is logged with its reason (NODE_DEBUG=connection-policy).
-describe("debug log (util.debuglog('connection-policy'))", () => {
-  it('logs each decision with its reason', async function () {
-    this.timeout(20_000);
-    const script = fileURLToPath(new URL('./fixtures/debug-app.ts', import.meta.url));
-    const stderr = await new Promise<string>((resolve, reject) => {
-      execFile(
-        process.execPath,
-        ['--import', 'tsx', script],
-        { env: { ...process.env, NODE_DEBUG: 'connection-policy' }, timeout: 15_000 },
-        (err, _stdout, stderr) => {
-          if (err) reject(new Error(`debug-app failed: ${err.message}`, { cause: err }));
-          else resolve(stderr);
-        },
-      );
-    });
-    const lines = stderr.split('\n').filter((l) => l.startsWith('CONNECTION-POLICY'));
-    expect(lines.join('\n')).to.match(/sock#\d+ req#1 keep-alive: persistent by default \(RFC 9112 §9\.3\)/);
-    expect(lines.join('\n')).to.match(/sock#\d+ req#2 close: maxRequests reached \(2\/2\)/);
-    expect(lines.join('\n')).to.match(/sock#\d+ req#1 close: client sent Connection: close \(RFC 9112 §9\.6\)/);
-    expect(lines.join('\n')).to.match(/sock#\d+ closed \(maxRequests\) after 2 request\(s\)/);
-    expect(lines.join('\n')).to.match(/drain: done/);
+/** The log of debug-scenario.ts: in this process if NODE_DEBUG is on here, else from a child with it on. */
+async function logOfScenario(): Promise<string> {
+  if (debug.enabled) {
+    let log = '';
+    // util.debuglog writes with process.stderr.write: record what it writes meanwhile.
+    const stub = sinon.stub(process.stderr, 'write').callsFake((chunk: string | Uint8Array) => ((log += String(chunk)), true));
+    try {
+      await debugScenario();
+    } finally {
+      stub.restore();
+    }
+    return log;
+  }
+  const script = fileURLToPath(new URL('./fixtures/debug-app.ts', import.meta.url));
+  return new Promise<string>((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', script],
+      { env: { ...process.env, NODE_DEBUG: 'connection-policy' }, timeout: 15_000 },
+      (err, _stdout, stderr) => (err ? reject(new Error(`debug-app failed: ${err.message}`, { cause: err })) : resolve(stderr)),
+    );
   });
+}
+
+// Every keep/close decision is logged with its reason (NODE_DEBUG=connection-policy),
+// and so is each step of a connection's life and of a drain.
+describe("debug log (util.debuglog('connection-policy'))", () => {
+  let log: string[];
+  before(async function () {
+    this.timeout(20_000);
+    log = (await logOfScenario()).split('\n').filter((l) => l.startsWith('CONNECTION-POLICY'));
+  });
+  const EXPECTED: Array<[string, RegExp]> = [
+    ['attach', /attach: idleTimeout 150 ms, keepAliveTimeout \d+ ms/],
+    ['attach lowering headersTimeout', /attach: headersTimeout 2000 > requestTimeout 1000; lowered to match/],
+    ['a connection accepted', /sock#\d+ opened by 127\.0\.0\.1:\d+/],
+    ['keep-alive', /sock#\d+ req#1 keep-alive: persistent by default \(RFC 9112 §9\.3\)/],
+    ['maxRequests', /sock#\d+ req#2 close: maxRequests reached \(2\/2\)/],
+    ["the client's close", /sock#\d+ req#1 close: client sent Connection: close \(RFC 9112 §9\.6\)/],
+    ['rule 6', /sock#\d+ req#1 left to Node: written before the middleware ran/],
+    ['a policy function that threw', /policy function threw Error: boom; closing/],
+    ['its close', /sock#\d+ req#1 close: policy function \(threw\) answered 'close'/],
+    ['a head written before the middleware', /left alone: head already written/],
+    ['rule 7', /sock#\d+ pipelined request after a closing response: not handled/],
+    ['closed, with its reason', /sock#\d+ closed \(maxRequests\) after 2 request\(s\)/],
+    ['the idle timeout', /sock#\d+ close: idle for 150 ms \(idleTimeout\)/],
+    ['an upgrade', /sock#\d+ left HTTP \(upgraded\): idle timer off/],
+    ['an HTTP/2 session', /sock#\d+ HTTP\/2 session opened by 127\.0\.0\.1:\d+/],
+    ['a drain called', /drain: called, delay 0 ms/],
+    ['a drain running', /drain: 1 connection\(s\) open, timeout 2000 ms/],
+    ['a drain signal', /sock#\d+ drain signal aborted \(GET \/stream\)/],
+    ['a drain done', /drain: done, 1 graceful, 0 destroyed/],
+  ];
+  for (const [what, line] of EXPECTED) {
+    it(`logs ${what}`, () => {
+      expect(
+        log.some((l) => line.test(l)),
+        `no line matches ${line}:\n${log.join('\n')}`,
+      ).to.equal(true);
+    });
+  }
 });

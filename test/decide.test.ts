@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import {
   admission,
+  closesWhatever,
   ASK_POLICY,
   decideAtArrival,
   decideAtHead,
@@ -185,6 +186,19 @@ describe('decideAtArrival() (pure)', () => {
       'closedBy',
       'client',
     );
+  });
+});
+
+describe('closesWhatever() (pure): rule 7 at arrival', () => {
+  it('is a close decided at arrival, or a limit reached while a policy function is still to be asked', () => {
+    const unasked = { ...ARRIVAL, policyAnswer: undefined, policySource: 'policy function' };
+    expect(closesWhatever(decideAtArrival(ARRIVAL), ARRIVAL)).to.equal(false);
+    expect(closesWhatever(decideAtArrival({ ...ARRIVAL, draining: true }), ARRIVAL)).to.equal(true);
+    expect(closesWhatever(ASK_POLICY, unasked)).to.equal(false);
+    expect(closesWhatever(ASK_POLICY, { ...unasked, requests: 4, maxRequests: 5 })).to.equal(false);
+    expect(closesWhatever(ASK_POLICY, { ...unasked, requests: 5, maxRequests: 5 })).to.equal(true);
+    expect(closesWhatever(ASK_POLICY, { ...unasked, age: 4.9, ageLimit: 5 })).to.equal(false);
+    expect(closesWhatever(ASK_POLICY, { ...unasked, age: 5, ageLimit: 5 })).to.equal(true);
   });
 });
 

@@ -41,23 +41,28 @@ for (const flavor of FLAVORS) {
 
     // Every handler here answers later: all three requests reach their handlers
     // before the first head is written.
-    it('with maxRequests, runs no handler for a request pipelined behind the limit', async () => {
-      const handled: string[] = [];
-      ts = await fx.start(flavor, { maxRequests: 2 }, (req, res) => {
-        handled.push(req.url ?? '');
-        routes(req, res);
+    for (const [label, policy] of [
+      ['', 'keep-alive'],
+      [' (a policy function, asked only at head time)', () => 'keep-alive' as const],
+    ] as const) {
+      it(`with maxRequests${label}, runs no handler for a request pipelined behind the limit`, async () => {
+        const handled: string[] = [];
+        ts = await fx.start(flavor, { maxRequests: 2, policy }, (req, res) => {
+          handled.push(req.url ?? '');
+          routes(req, res);
+        });
+        client = await fx.send(get('/a?ms=30') + get('/b?ms=30') + get('/c?ms=30'));
+        const first = await client.response();
+        const second = await client.response();
+        expect([first.header('connection'), second.header('connection')]).to.deep.equal(['keep-alive', 'close']);
+        expect((await client.closed(2000)).kind).to.equal('fin');
+        expect(client.rest).to.equal('');
+        // The close was known when /b arrived (rule 8): /c is not handed on.
+        expect(handled).to.deep.equal(['/a?ms=30', '/b?ms=30']);
+        expect(ts.policy.stats()).to.include({ requests: 2, open: 0 });
+        expect(ts.policy.stats().closed.maxRequests).to.equal(1);
       });
-      client = await fx.send(get('/a?ms=30') + get('/b?ms=30') + get('/c?ms=30'));
-      const first = await client.response();
-      const second = await client.response();
-      expect([first.header('connection'), second.header('connection')]).to.deep.equal(['keep-alive', 'close']);
-      expect((await client.closed(2000)).kind).to.equal('fin');
-      expect(client.rest).to.equal('');
-      // The close was known when /b arrived (rule 8): /c is not handed on.
-      expect(handled).to.deep.equal(['/a?ms=30', '/b?ms=30']);
-      expect(ts.policy.stats()).to.include({ requests: 2, open: 0 });
-      expect(ts.policy.stats().closed.maxRequests).to.equal(1);
-    });
+    }
 
     it('a drain started while pipelined requests are with their handlers answers them all; the last closes', async () => {
       const handled: string[] = [];
