@@ -94,6 +94,18 @@ describe('policy.attach(server)', () => {
     expect(tiny.keepAliveTimeout).to.equal(1);
   });
 
+  it('with noDelay: false, leaves Nagle as the server has it', async () => {
+    const noDelay = sinon.spy(net.Socket.prototype, 'setNoDelay');
+    const policy = connectionPolicy({ noDelay: false });
+    const server = policy.attach(http.createServer({ noDelay: false }, (req, res) => res.end('ok')));
+    const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+    const port = await serve(server);
+    const c = await send(port, get('/'));
+    await c.response();
+    const socket = await accepted;
+    expect(noDelay.calledOn(socket) && noDelay.calledWith(true), 'setNoDelay(true) on the socket').to.equal(false);
+  });
+
   it('applies noDelay and tcpKeepAlive at accept, before any request', async () => {
     const noDelay = sinon.spy(net.Socket.prototype, 'setNoDelay');
     const keepAlive = sinon.spy(net.Socket.prototype, 'setKeepAlive');

@@ -70,6 +70,23 @@ describe('drainSignal(req)', () => {
     });
   }
 
+  it('drain({ spread }): n signals aborted at stratified moments, the k-th no earlier than (k − 1) × spread / n', async () => {
+    ts = await fx.start('express5', {}, stream, { attach: true });
+    const [n, spread] = [8, 800];
+    const clients = await Promise.all(Array.from({ length: n }, () => fx.send(get('/sse'))));
+    await Promise.all(clients.map((c) => c.response({ head: true })));
+    drainCalledAt = Date.now();
+    expect(await ts.policy.drain({ spread, timeout: 5000 })).to.deep.equal({ graceful: n, destroyed: 0 });
+    const moments = aborts.map((a) => a.afterMs).sort((a, b) => a - b);
+    expect(moments).to.have.length(n);
+    // One moment drawn in each of n equal slices of the window. A timer fires late,
+    // never early, so the lower bounds are tight; the upper one is generous.
+    moments.forEach((t, k) =>
+      expect(t, `abort ${k + 1} of ${n}: ${moments.join(', ')} ms`).to.be.at.least((k * spread) / n - 20),
+    );
+    expect(moments[n - 1]).to.be.at.most(2 * spread);
+  });
+
   it('is the same signal for the same request, and not aborted before a drain', async () => {
     const seen: AbortSignal[] = [];
     ts = await fx.start('express5', {}, (req, res) => {
@@ -103,6 +120,28 @@ describe('drainSignal(req)', () => {
     const res = await idle.response();
     expect(res.header('connection')).to.equal('close');
     expect(askedAborted).to.equal(true);
+    expect(await drained).to.deep.equal({ graceful: 1, destroyed: 0 });
+  });
+
+  it('asked for during a drain, gets a moment of its own within spread, not the moment the drain began', async () => {
+    let signal: AbortSignal | undefined;
+    ts = await fx.start(
+      'express5',
+      {},
+      (req, res) => {
+        signal = ts.policy.drainSignal(req);
+        res.write('streaming');
+      },
+      { attach: true },
+    );
+    // Connected before the drain, kept through its idle grace; its request comes after.
+    const late = await fx.connect();
+    const drained = ts.policy.drain({ idleGrace: 1000, spread: 2 ** 31 - 1, timeout: Infinity });
+    late.write(get('/late'));
+    await eventually(() => signal !== undefined && late.rest.includes('streaming'), 'the late stream started');
+    // Its moment is drawn within a window of 2^31 − 1 ms from the drain's start.
+    expect(signal!.aborted).to.equal(false);
+    late.destroy();
     expect(await drained).to.deep.equal({ graceful: 1, destroyed: 0 });
   });
 
@@ -141,6 +180,16 @@ describe('drainSignal(req)', () => {
     expect((errors[0] as Error).message).to.match(/^drainSignal\(req\): this request is not on a connection this policy tracks/);
     expect(() => policy.drainSignal({} as IncomingMessage)).to.throw(TypeError, /not on a connection this policy tracks/);
     expect(() => policy.drainSignal(undefined as unknown as IncomingMessage)).to.throw(TypeError, /drainSignal/);
+  });
+
+  it('throws for a request whose connection has closed since: a closed connection is no longer tracked', async () => {
+    let last: IncomingMessage | undefined;
+    ts = await fx.start('express5', {}, (req, res) => ((last = req), res.end('ok')), { attach: true });
+    const client = await fx.send(get('/'));
+    await client.response();
+    client.destroy();
+    await eventually(() => ts.policy.stats().open === 0, 'the connection closed');
+    expect(() => ts.policy.drainSignal(last!)).to.throw(TypeError, /not on a connection this policy tracks/);
   });
 
   it('a request that ended before the drain is not aborted, and does not hold the drain', async () => {

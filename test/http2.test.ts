@@ -16,6 +16,7 @@ import {
   type DecisionMessage,
 } from '../src/index.js';
 import { expectReusedConnection, expectResetConnection, probeConnections, recordConnections } from '../src/testing/index.js';
+import sinon from 'sinon';
 import { RawH2Client } from './helpers/h2-raw.js';
 import { RawClient, get } from './helpers/raw.js';
 import { eventually } from './helpers/wait.js';
@@ -116,6 +117,24 @@ describe('HTTP/2 (attach an http2 server)', function () {
     expect(Number((await rc.response()).body)).to.be.greaterThan(a.id);
     expect(policy.stats()).to.deep.include({ open: 1, idle: 1, accepted: 1, requests: 2, reusedRequests: 1 });
     expect(warnings.map((w) => w.name)).to.not.include('UnsupportedWarning');
+  });
+
+  it('applies tcpKeepAlive to the socket under a session, and counts a session with a stream open as busy, not idle', async () => {
+    const keepAlive = sinon.spy(net.Socket.prototype, 'setKeepAlive');
+    closers.push(() => keepAlive.restore());
+    let release: (() => void) | undefined;
+    const port = await start({ tcpKeepAlive: 30_000 }, (req, res) => {
+      res.write('a');
+      release = () => res.end('b');
+    });
+    const c = client(`http://127.0.0.1:${port}`);
+    const pending = c.get('/');
+    await eventually(() => release !== undefined, 'the stream reached its handler');
+    expect(keepAlive.calledWith(true, 30_000), 'setKeepAlive(true, 30000) on the session socket').to.equal(true);
+    expect(policy.stats()).to.include({ open: 1, idle: 0 });
+    release!();
+    expect((await pending).body).to.equal('ab');
+    await eventually(() => policy.stats().idle === 1, 'the session idle once its stream closed');
   });
 
   it('maxRequests: GOAWAY (NO_ERROR) naming the stream that reached it; every stream up to it finishes, then the session closes', async () => {
