@@ -1,10 +1,11 @@
 import { expect } from 'chai';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import http from 'node:http';
 import express from 'express';
 import onHeaders from 'on-headers';
 import { RawClient, get } from './helpers/raw.js';
 import { closeServer, listen, useTestServer } from './helpers/servers.js';
-import { connectionPolicy } from '../src/index.js';
+import { DECISION_CHANNEL, connectionPolicy } from '../src/index.js';
 
 // The policy looks last just before the head is built: through its own shared
 // writeHead hook, or through on-headers where another wrapper came first. Headers
@@ -73,6 +74,58 @@ describe('the head-time hook', () => {
       expect((await c.closed(300)).kind).to.equal('open');
     });
   }
+
+  // What Node does with headers passed to writeHead beside ones set before: they take
+  // precedence; a name repeated in a flat array is a repeated field.
+  for (const [label, headers, expected] of [
+    ['an object', { 'X-A': 'new', Connection: 'close', 'Content-Length': '2' }, ['new']],
+    ['a flat array', ['X-A', 'new1', 'Connection', 'close', 'X-A', 'new2', 'Content-Length', '2'], ['new1', 'new2']],
+    [
+      'an array of pairs',
+      [
+        ['X-A', 'new'],
+        ['Connection', 'close'],
+        ['Content-Length', '2'],
+      ],
+      ['new'],
+    ],
+  ] as const) {
+    it(`with a Connection passed as ${label}, the other headers passed still replace those set before`, async () => {
+      await fx.start('http', {}, (req, res) => {
+        res.setHeader('X-A', 'old');
+        res.writeHead(200, headers as never);
+        res.end('ok');
+      });
+      const c = await fx.send(get('/'));
+      const res = await c.response();
+      expect(res.headers['x-a']).to.deep.equal(expected);
+      expect(res.header('connection')).to.equal('close');
+    });
+  }
+
+  it('takes its decision once: a second writeHead throws as Node does, and nothing is published twice', async () => {
+    const published: unknown[] = [];
+    const onDecision = (message: unknown) => published.push(message);
+    subscribe(DECISION_CHANNEL, onDecision);
+    try {
+      let second: unknown;
+      await fx.start('http', {}, (req, res) => {
+        res.writeHead(200, { 'Content-Length': '2' });
+        try {
+          res.writeHead(500);
+        } catch (err) {
+          second = err;
+        }
+        res.end('ok');
+      });
+      const c = await fx.send(get('/'));
+      expect((await c.response()).status).to.equal(200);
+      expect((second as { code?: string }).code).to.equal('ERR_HTTP_HEADERS_SENT');
+      expect(published).to.have.length(1);
+    } finally {
+      unsubscribe(DECISION_CHANNEL, onDecision);
+    }
+  });
 
   it('passes other headers given to writeHead through untouched, and keeps the connection alive', async () => {
     await fx.start('http', {}, (req, res) => {
