@@ -3,13 +3,14 @@ import { debug } from './debug.js';
 import type { ConnectionInfo } from './info.js';
 import type { PolicyAnswer, PolicyFunction } from './options.js';
 
-let warned = false;
+/** The functions already reported: each is reported once, however often it fails. */
+const warned = new WeakSet<PolicyFunction>();
 
 /**
  * Asks a policy function for its answer. It runs inside `writeHead`: an exception
  * there would surface in whatever handler wrote the response. So it is caught, the
  * connection is closed (always correct under RFC 9112), and the problem is
- * reported once per process as a warning.
+ * reported as a warning, once for each function.
  */
 export function askPolicyFunction(
   fn: PolicyFunction,
@@ -20,18 +21,18 @@ export function askPolicyFunction(
   try {
     answer = fn(req, info);
   } catch (err) {
-    warn(`threw ${String(err)}`);
+    warn(fn, `threw ${String(err)}`);
     return { answer: 'close', source: 'policy function (threw)' };
   }
   if (answer === 'keep-alive' || answer === 'close') return { answer, source: 'policy function' };
-  warn(`returned ${String(answer)}`);
+  warn(fn, `returned ${String(answer)}`);
   return { answer: 'close', source: `policy function (invalid answer ${String(answer)})` };
 }
 
-function warn(what: string): void {
+function warn(fn: PolicyFunction, what: string): void {
   if (debug.enabled) debug('policy function %s; closing', what);
-  if (warned) return;
-  warned = true;
+  if (warned.has(fn)) return;
+  warned.add(fn);
   process.emitWarning(
     `connectionPolicy: the policy function ${what}; it must return 'keep-alive' or 'close'. The connection is closed.`,
     { code: 'CONNECTION_POLICY_FUNCTION' },

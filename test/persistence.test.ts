@@ -289,6 +289,39 @@ for (const flavor of FLAVORS) {
         }
       });
 
+      it('warns once for each function that fails (CONNECTION_POLICY_FUNCTION), however often it fails', async () => {
+        const warnings: Array<Error & { code?: string }> = [];
+        const onWarning = (w: Error) => warnings.push(w);
+        process.on('warning', onWarning);
+        try {
+          ts = await startServer(
+            flavor,
+            { policy: (req) => (req.url === '/throw' ? thrower() : ('maybe' as unknown as 'close')) },
+            routes,
+          );
+          for (const path of ['/', '/', '/throw', '/throw']) {
+            const c = await connect(get(path));
+            expect((await c.response()).header('connection')).to.equal('close');
+          }
+          await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+          expect(warnings.map((w) => [w.code, w.message])).to.deep.equal([
+            [
+              'CONNECTION_POLICY_FUNCTION',
+              "connectionPolicy: the policy function returned maybe; it must return 'keep-alive' or 'close'. The connection is closed.",
+            ],
+          ]);
+          // Another function is reported on its own.
+          await ts.close();
+          ts = await startServer(flavor, { policy: () => thrower() }, routes);
+          await (await connect(get('/'))).response();
+          await new Promise((resolve) => setImmediate(resolve));
+          expect(warnings).to.have.length(2);
+          expect(warnings[1]!.message).to.match(/^connectionPolicy: the policy function threw Error: /);
+        } finally {
+          process.off('warning', onWarning);
+        }
+      });
+
       it('closes (and does not throw into the handler) when the function throws', async () => {
         ts = await startServer(
           flavor,
