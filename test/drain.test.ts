@@ -113,6 +113,18 @@ describe('policy.drain()', () => {
     }
   });
 
+  it('with timeout: Infinity, waits for a response in flight however long it takes', async () => {
+    ts = await fx.start('express5', {}, slowable, { attach: true });
+    const c = await connect();
+    const reached = nextRequest(ts.server);
+    c.write(get('/?ms=300'));
+    await reached;
+    const drained = ts.policy.drain({ timeout: Infinity });
+    const res = await c.response();
+    expect([res.status, res.body, res.header('connection')]).to.deep.equal([200, 'done', 'close']);
+    expect(await drained).to.deep.equal({ graceful: 1, destroyed: 0 });
+  });
+
   it('destroys what is left at the deadline', async () => {
     ts = await fx.start('express5', {}, slowable, { attach: true });
     const stuck = await connect();
