@@ -136,13 +136,18 @@ function rules(
   if (input.draining) return close('drain', 'draining');
   if (input.policyAnswer === undefined) return ASK_POLICY;
   if (input.policyAnswer === 'close') return close('policy', `${input.policySource} answered 'close'`);
+  return limitReached(input) ?? (input.http10 ? KEEP_HTTP10 : KEEP);
+}
+
+/** Rules 4 and 8: the connection's own limits, `maxRequests` first. */
+function limitReached(input: ArrivalInput): Decision | undefined {
   if (input.requests >= input.maxRequests) {
     return close('maxRequests', `maxRequests reached (${input.requests}/${input.maxRequests})`);
   }
   if (input.age >= input.ageLimit) {
     return close('maxAge', `maxAge reached (open ${Math.round(input.age)} ms, limit ${Math.round(input.ageLimit)} ms)`);
   }
-  return input.http10 ? KEEP_HTTP10 : KEEP;
+  return undefined;
 }
 
 /**
@@ -153,7 +158,7 @@ function rules(
  * then not handled.
  */
 export function closesWhatever(arrival: Decision | typeof ASK_POLICY, input: ArrivalInput): boolean {
-  if ('askPolicy' in arrival) return input.requests >= input.maxRequests || input.age >= input.ageLimit;
+  if ('askPolicy' in arrival) return limitReached(input) !== undefined;
   return !arrival.keepAlive;
 }
 

@@ -16,12 +16,18 @@ describe('policy.drain()', () => {
   const { connect } = fx;
   let ts: TestServer;
 
-  it('lets an in-flight request finish with Connection: close, then resolves', async () => {
-    ts = await fx.start('express5', {}, slowable, { attach: true });
+  /** A connection whose request `path` has reached its handler. */
+  async function inFlight(path: string): Promise<RawClient> {
     const c = await connect();
     const reached = nextRequest(ts.server);
-    c.write(get('/?ms=200'));
+    c.write(get(path));
     await reached;
+    return c;
+  }
+
+  it('lets an in-flight request finish with Connection: close, then resolves', async () => {
+    ts = await fx.start('express5', {}, slowable, { attach: true });
+    const c = await inFlight('/?ms=200');
     const drained = ts.policy.drain();
     const res = await c.response();
     expect(res.status).to.equal(200);
@@ -115,10 +121,7 @@ describe('policy.drain()', () => {
 
   it('with timeout: Infinity, waits for a response in flight however long it takes', async () => {
     ts = await fx.start('express5', {}, slowable, { attach: true });
-    const c = await connect();
-    const reached = nextRequest(ts.server);
-    c.write(get('/?ms=300'));
-    await reached;
+    const c = await inFlight('/?ms=300');
     const drained = ts.policy.drain({ timeout: Infinity });
     const res = await c.response();
     expect([res.status, res.body, res.header('connection')]).to.deep.equal([200, 'done', 'close']);
@@ -127,10 +130,7 @@ describe('policy.drain()', () => {
 
   it('destroys what is left at the deadline', async () => {
     ts = await fx.start('express5', {}, slowable, { attach: true });
-    const stuck = await connect();
-    const reached = nextRequest(ts.server);
-    stuck.write(get('/?ms=-1'));
-    await reached;
+    const stuck = await inFlight('/?ms=-1');
     const drained = ts.policy.drain({ timeout: 400 });
     // Still served at half the deadline, ended by twice it: 2× margins both ways.
     expect((await stuck.closed(200)).kind).to.equal('open');
@@ -179,10 +179,7 @@ describe('policy.drain()', () => {
 
   it('without attach: closes every later response and resolves when the seen connections are gone', async () => {
     ts = await fx.start('http', {}, slowable);
-    const c = await connect();
-    const reached = nextRequest(ts.server);
-    c.write(get('/?ms=100'));
-    await reached;
+    const c = await inFlight('/?ms=100');
     const drained = ts.policy.drain({ timeout: 2000 });
     expect((await c.response()).header('connection')).to.equal('close');
     expect(await drained).to.deep.equal({ graceful: 1, destroyed: 0 });
