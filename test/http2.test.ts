@@ -457,6 +457,46 @@ describe('HTTP/2 (attach an http2 server)', function () {
     });
   });
 
+  describe('recordConnections(http2 server): what it starts and stops', () => {
+    it('close() ends the open sessions of a server it started; a stream reset unanswered has no status', async () => {
+      const own = http2.createServer((req, res) => {
+        if (req.url !== '/never') res.end('ok');
+      });
+      const streams: http2.ServerHttp2Stream[] = [];
+      own.on('stream', (stream) => streams.push(stream));
+      const recorder = await recordConnections(own);
+      const c = client(recorder.url.slice(0, -1));
+      await c.get('/');
+      const cancelled = c.session.request({ ':path': '/never' });
+      cancelled.on('error', () => {});
+      while (streams.length < 2) await wait(5);
+      // The recorder's own 'close' listener on the stream was added first, so has run by then.
+      const serverSide = new Promise((resolve) => streams[1]!.once('close', resolve));
+      cancelled.close(http2.constants.NGHTTP2_CANCEL);
+      await serverSide;
+      expect(recorder.requests.map((r) => [r.path, r.status])).to.deep.equal([
+        ['/', 200],
+        ['/never', undefined],
+      ]);
+      expect(recorder.requests[1]).to.not.have.property('status');
+      // The client's session is still open.
+      await recorder.close();
+      expect(own.listening).to.equal(false);
+      await new Promise<void>((resolve) => (c.session.destroyed ? resolve() : c.session.once('close', () => resolve())));
+    });
+
+    it('close() on a server it did not start stops recording and leaves the server running', async () => {
+      const port = await start({});
+      const recorder = await recordConnections(server!);
+      const c = client(`http://127.0.0.1:${port}`);
+      await c.get('/');
+      await recorder.close();
+      await c.get('/');
+      expect(recorder.requests.map((r) => r.path)).to.deep.equal(['/']);
+      expect(server!.listening).to.equal(true);
+    });
+  });
+
   describe('allowHTTP1 (TLS)', () => {
     async function startSecure(options: ConnectionPolicyOptions): Promise<number> {
       policy = connectionPolicy(options);

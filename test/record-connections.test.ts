@@ -32,15 +32,20 @@ const send = (url: string, agent: http.Agent | false) =>
   new Promise<void>((resolve, reject) =>
     http.get(url, { agent }, (res) => res.resume().once('end', resolve)).once('error', reject),
   );
-/** `n` requests one after another through one keep-alive agent with a single socket. */
-async function sendKeepAlive(url: string, n: number): Promise<void> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+/** Runs `use` with `count` keep-alive agents of a single socket each, destroyed after. */
+async function withAgents(count: number, use: (agents: http.Agent[]) => Promise<void>): Promise<void> {
+  const agents = Array.from({ length: count }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
   try {
-    for (let i = 0; i < n; i++) await send(url, agent);
+    await use(agents);
   } finally {
-    agent.destroy();
+    for (const agent of agents) agent.destroy();
   }
 }
+/** `n` requests one after another through one keep-alive agent with a single socket. */
+const sendKeepAlive = (url: string, n: number) =>
+  withAgents(1, async ([agent]) => {
+    for (let i = 0; i < n; i++) await send(url, agent!);
+  });
 
 describe('recordConnections(target)', () => {
   let recorder: ConnectionRecorder | undefined;
@@ -218,6 +223,110 @@ describe('recordConnections(target)', () => {
     );
   });
 
+  it('counts connections, and judges reuse from the server side, also for connections open before clear()', async () => {
+    recorder = await recordConnections(app());
+    const url = recorder.url + 'queue';
+    await withAgents(1, async ([early]) => {
+      await send(url, early!);
+      await send(url, early!);
+      recorder!.clear();
+      // The early connection's third request, alone in the record, is a reused one.
+      await send(url, early!);
+      await sendKeepAlive(url, 2);
+    });
+    expect(recorder.connections).to.equal(2);
+    expect(recorder.requests.map((r) => [r.connection, r.ordinal])).to.deep.equal([
+      [1, 3],
+      [2, 1],
+      [2, 2],
+    ]);
+    const report = await expectReusedConnection(recorder, { requests: 3, connections: 2 });
+    expect(report.requests.map((r) => [r.socket, r.reused, r.serverConnection])).to.deep.equal([
+      [1, true, '1;req=3'],
+      [2, false, '2;req=1'],
+      [2, true, '2;req=2'],
+    ]);
+    // ms: from the first recorded request.
+    expect(report.requests[0]!.ms).to.equal(0);
+    for (const r of report.requests) expect(r.ms).to.be.within(0, 5000);
+    const over = await rejection(expectReusedConnection(recorder, { connections: 1 }));
+    expect(over.message).to.match(/^expected at most 1 connection, but the 3 requests used 2\n/);
+    const reset = await rejection(expectResetConnection(recorder));
+    expect(reset.message).to.match(
+      /^expected each of 3 requests to arrive on a new connection, but 2 arrived on a reused one \(2 connections\)/,
+    );
+    // A reused request's row shows its ordinal alone; a new one's says so.
+    expect(reset.message).to.match(/\n {2}#1 +GET +\/queue +conn#1 +3 +200 /);
+    expect(reset.message).to.match(/\n {2}#2 +GET +\/queue +conn#2 +1 \(new\) +200 /);
+  });
+
+  it('fails a reset check where each request came on a connection of its own that was opened before clear()', async () => {
+    recorder = await recordConnections(app());
+    const url = recorder.url + 'queue';
+    await withAgents(2, async (agents) => {
+      for (const agent of agents) await send(url, agent);
+      recorder!.clear();
+      for (const agent of agents) await send(url, agent);
+    });
+    const err = await rejection(expectResetConnection(recorder));
+    expect(err.message).to.match(/^expected each of 2 requests to arrive on a new connection, but 2 arrived on a reused one/);
+  });
+
+  it('fails with nothing recorded, and names a wrong count first', async () => {
+    recorder = await recordConnections(app());
+    const none = await rejection(expectResetConnection(recorder));
+    expect(none).to.be.instanceOf(AssertionError);
+    expect(none.message).to.match(/^expected recorded requests, but none arrived\n/);
+    await sendKeepAlive(recorder.url + 'queue', 2);
+    const count = await rejection(expectReusedConnection(recorder, { requests: 5 }));
+    expect(count.message).to.match(/^expected 5 recorded requests, but 2 arrived\n/);
+  });
+
+  it('a response that goes out without Connection or Keep-Alive is recorded without them', async () => {
+    // HTTP/1.0 without keep-alive, Connection removed by the handler: Node writes neither field.
+    recorder = await recordConnections((req, res) => {
+      res.removeHeader('connection');
+      res.end('plain');
+    });
+    const c = await RawClient.send(Number(new URL(recorder.url).port), 'GET / HTTP/1.0\r\n\r\n');
+    try {
+      const res = await c.response();
+      expect(res.headers).to.not.have.any.keys('connection', 'keep-alive');
+    } finally {
+      c.destroy();
+    }
+    expect(recorder.requests).to.have.length(1);
+    expect(recorder.requests[0]).to.not.have.any.keys('connectionHeader', 'keepAliveHeader');
+    expect(recorder.requests[0]).to.include({ status: 200 });
+  });
+
+  it('close() of a server it started ends connections still waiting for a response', async () => {
+    const sockets: Array<import('node:net').Socket> = [];
+    recorder = await recordConnections((req) => void sockets.push(req.socket));
+    const pending = fetch(recorder.url).then(
+      () => 'answered',
+      () => 'failed',
+    );
+    while (sockets.length === 0) await turn();
+    await recorder.close();
+    recorder = undefined;
+    expect(await pending).to.equal('failed');
+  });
+
+  it('stops recording at close() on a server it did not start', async () => {
+    const server = http.createServer(app());
+    await listen(server);
+    try {
+      const r = await recordConnections(server);
+      await sendKeepAlive(r.url + 'queue', 1);
+      await r.close();
+      await sendKeepAlive(r.url + 'queue', 1);
+      expect(r.requests).to.have.length(1);
+    } finally {
+      await closeServer(server);
+    }
+  });
+
   it('rejects bad options and targets with a clear error', async () => {
     recorder = await recordConnections(app());
     const err = await expectReusedConnection(recorder, { connections: 0 }).catch((e: Error) => e);
@@ -227,6 +336,11 @@ describe('recordConnections(target)', () => {
     expect((unknown as Error).message).to.match(/unknown option "connections"/);
     const bad = await recordConnections('http://x' as never).catch((e: Error) => e);
     expect(bad).to.be.instanceOf(TypeError);
-    expect((bad as Error).message).to.match(/^recordConnections\(\): target must be/);
+    expect((bad as Error).message).to.match(/^recordConnections\(\): target must be.*; got string$/);
+    const none = await recordConnections(null as never).catch((e: Error) => e);
+    expect((none as Error).message).to.match(/; got null$/);
+    const fraction = await expectReusedConnection(recorder, { connections: 1.5 }).catch((e: Error) => e);
+    expect(fraction).to.be.instanceOf(RangeError);
+    expect((fraction as Error).message).to.match(/option "connections" must be an integer ≥ 1; got 1\.5/);
   });
 });

@@ -1,14 +1,54 @@
 import { expect } from 'chai';
 import { rejection } from './helpers/rejection.js';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import request from 'supertest';
-import { closeServer, listen } from './helpers/servers.js';
+import { closeServer } from './helpers/servers.js';
 import { connectionPolicy, type ConnectionPolicyOptions } from '../src/index.js';
-import { expectResetConnection, expectReusedConnection, probeConnections, type ConnectionReport } from '../src/testing/index.js';
+import {
+  expectResetConnection,
+  expectReusedConnection,
+  probeConnections,
+  recordConnections,
+  type ConnectionReport,
+} from '../src/testing/index.js';
+
+const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
+
+/**
+ * A bare TCP server speaking just enough HTTP/1.1 for GET requests: `answer` gets
+ * each request's socket and its position on that connection (1, 2, …), and writes
+ * (or does not write) the response itself, so the test controls every byte.
+ */
+const rawSockets = new WeakMap<net.Server, Set<net.Socket>>();
+function rawServer(answer: (socket: net.Socket, ordinal: number) => void): net.Server {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    let buffered = '';
+    let ordinal = 0;
+    socket.on('error', () => {});
+    socket.on('data', (chunk) => {
+      buffered += String(chunk);
+      let end;
+      while ((end = buffered.indexOf('\r\n\r\n')) !== -1) {
+        buffered = buffered.slice(end + 4);
+        answer(socket, ++ordinal);
+      }
+    });
+  });
+  rawSockets.set(server, sockets);
+  return server;
+}
+const OK = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
 
 function app(options: ConnectionPolicyOptions = {}) {
   const a = express();
@@ -19,14 +59,19 @@ function app(options: ConnectionPolicyOptions = {}) {
 }
 
 describe('express-connection-policy/testing', () => {
-  const servers: http.Server[] = [];
-  const started = async (server: http.Server) => {
+  const servers: net.Server[] = [];
+  const started = async <S extends net.Server>(server: S, host = '127.0.0.1') => {
     servers.push(server);
-    await listen(server);
+    await new Promise<void>((resolve) => server.listen(0, host, () => resolve()));
     return server;
   };
+  const urlOf = (server: net.Server) => `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
   afterEach(async () => {
-    for (const s of servers.splice(0)) await closeServer(s);
+    for (const s of servers.splice(0)) {
+      if (s instanceof http.Server) await closeServer(s as http.Server);
+      for (const socket of rawSockets.get(s) ?? []) socket.destroy();
+      if (s.listening) await new Promise((resolve) => s.close(resolve));
+    }
   });
 
   describe('expectReusedConnection(target)', () => {
@@ -37,6 +82,7 @@ describe('express-connection-policy/testing', () => {
       expect(report.requests.map((r) => r.reused)).to.deep.equal([false, true, true]);
       expect(report.requests.map((r) => r.serverConnection?.split(';')[1])).to.deep.equal(['req=1', 'req=2', 'req=3']);
       expect(report.serverConnections).to.equal(1);
+      expect(report).to.not.have.property('disagreement');
       expect(report.requests[0]).to.include({ status: 200, connection: 'keep-alive', keepAlive: 'timeout=64' });
     });
 
@@ -90,6 +136,12 @@ describe('express-connection-policy/testing', () => {
       const err = await rejection(expectReusedConnection(server));
       expect(err.name).to.equal('AssertionError');
       expect(err.code).to.equal('ERR_ASSERTION');
+      // What a test runner shows as a diff: the socket of each request, against one socket for all.
+      expect(err).to.include({ operator: 'expectReusedConnection' });
+      expect((err as unknown as { actual: number[] }).actual).to.deep.equal([1, 2, 3]);
+      expect((err as unknown as { expected: number[] }).expected).to.deep.equal([1, 1, 1]);
+      // The stack starts at the caller's line, not inside the package.
+      expect(err.stack!.split('\n').find((l) => l.startsWith('    at '))).to.not.match(/report\.ts/);
       // The exact text, with the timings and server ids (which vary) masked.
       const masked = err.message.replace(/\d+;req=1/g, 'N;req=1').replace(/ +\d+\.\d$/gm, ' 0.0');
       expect(masked).to.equal(
@@ -131,6 +183,10 @@ describe('express-connection-policy/testing', () => {
     it('fails for the keep-alive policy', async () => {
       const err = await rejection(expectResetConnection(app()));
       expect(err.name).to.equal('AssertionError');
+      expect(err).to.include({ operator: 'expectResetConnection' });
+      expect((err as unknown as { actual: number[] }).actual).to.deep.equal([1, 1, 1]);
+      expect((err as unknown as { expected: number[] }).expected).to.deep.equal([1, 2, 3]);
+      expect(err.stack!.split('\n').find((l) => l.startsWith('    at '))).to.not.match(/report\.ts/);
       expect(err.message).to.match(
         /^expected each of 3 requests to use a new connection, but 2 of 3 reused one \(1 socket used\)/,
       );
@@ -172,6 +228,8 @@ describe('express-connection-policy/testing', () => {
       expect(report.sockets).to.equal(1);
       expect(report.serverConnections).to.equal(3);
       expect(report.disagreement).to.match(/#2 same client socket, new server connection.*a proxy in between/);
+      const err = await rejection(expectResetConnection(proxy));
+      expect(err.message).to.match(/\n {2}client and server disagree: #2 same client socket, new server connection; #3 /);
     });
 
     it('runs probes in parallel without them interfering', async () => {
@@ -226,6 +284,130 @@ describe('express-connection-policy/testing', () => {
         .to.be.instanceOf(TypeError)
         .with.property('message')
         .that.matches(/probe target must be/);
+    });
+  });
+
+  describe('what a probe sends and reports', () => {
+    it('records a response as it came: fields the server did not send stay absent, ms from send to end', async () => {
+      // The server id only on the first response: with some ids missing, no server-side count.
+      const server = await started(
+        rawServer((socket, ordinal) => {
+          const id = ordinal === 1 ? 'x-connection-id: 7;req=1\r\n' : '';
+          setTimeout(() => socket.write(`HTTP/1.1 200 OK\r\n${id}Content-Length: 2\r\n\r\nok`), 40);
+        }),
+      );
+      const report = await probeConnections(urlOf(server));
+      expect(report.sockets).to.equal(1);
+      expect(report.requests[0]).to.have.property('serverConnection', '7;req=1');
+      for (const r of report.requests) {
+        expect(r).to.not.have.any.keys('connection', 'keepAlive', 'retried');
+        expect(r.ms).to.be.within(30, 5000);
+      }
+      expect(report.requests[1]).to.not.have.property('serverConnection');
+      expect(report).to.not.have.any.keys('serverConnections', 'disagreement');
+    });
+
+    it('sends a Buffer body as given', async () => {
+      const a = express();
+      a.use(connectionPolicy());
+      const seen: string[] = [];
+      a.post('/echo', (req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (chunk: Buffer) => chunks.push(chunk));
+        req.on('end', () => {
+          seen.push(Buffer.concat(chunks).toString('hex'));
+          res.end();
+        });
+      });
+      await expectReusedConnection(a, { method: 'POST', path: '/echo', body: Buffer.from([0, 1, 255]), requests: 2 });
+      expect(seen).to.deep.equal(['0001ff', '0001ff']);
+    });
+
+    it('retries once, on a new socket, a request that failed on a reused one (the keep-alive race), and says so', async () => {
+      // Each connection's second request is met with a close and no response.
+      const server = await started(rawServer((socket, ordinal) => (ordinal === 1 ? socket.write(OK) : socket.destroy())));
+      const report = await probeConnections(urlOf(server));
+      expect(report.requests.map((r) => [r.status, r.socket, r.reused])).to.deep.equal([
+        [200, 1, false],
+        [200, 2, false],
+        [200, 3, false],
+      ]);
+      expect(report.requests[0]).to.not.have.property('retried');
+      expect(report.requests[1]!.retried).to.equal('sock#1 was closed by the server (ECONNRESET); retried on a new socket');
+      expect(report.requests[2]!.retried).to.equal('sock#2 was closed by the server (ECONNRESET); retried on a new socket');
+      const err = await rejection(expectReusedConnection(urlOf(server)));
+      expect(err.message).to.match(
+        /\n {2}#2: sock#1 was closed by the server \(ECONNRESET\); retried on a new socket\n {2}#3: sock#2 was closed/,
+      );
+    });
+
+    it('does not retry a request that failed on a new socket', async () => {
+      let accepted = 0;
+      const server = await started(rawServer((socket) => socket.destroy()));
+      server.on('connection', () => accepted++);
+      const err = await rejection(probeConnections(urlOf(server)));
+      expect(err.code).to.equal('ECONNRESET');
+      expect(accepted).to.equal(1);
+    });
+
+    it('rejects when a response is cut off mid-body', async () => {
+      const server = await started(
+        rawServer((socket) => {
+          socket.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok');
+          setTimeout(() => socket.destroy(), 20);
+        }),
+      );
+      const err = await rejection(probeConnections(urlOf(server)));
+      expect(err.code).to.equal('ECONNRESET');
+      expect(err.message).to.equal('aborted');
+    });
+
+    it('gives up on a server that does not answer within timeout', async () => {
+      const server = await started(rawServer(() => {}));
+      const err = await rejection(probeConnections(urlOf(server), { timeout: 200 }));
+      expect(err.message).to.equal('probe: no response to GET / within 200 ms');
+    });
+  });
+
+  describe('what a probe can target', () => {
+    it('an https server with a self-signed certificate, started and closed by the probe', async () => {
+      const server = https.createServer({ key: fixture('localhost-key.pem'), cert: fixture('localhost-cert.pem') }, app());
+      const report = await expectReusedConnection(server);
+      expect(report.sockets).to.equal(1);
+      expect(server.listening).to.equal(false);
+    });
+
+    it('a server bound to another loopback address, or to every address', async () => {
+      const other = await started(http.createServer(app({ exposeConnectionId: true })), '127.0.0.2');
+      expect((await expectReusedConnection(other)).requests[0]!.serverConnection).to.match(/;req=1$/);
+      await expectReusedConnection(await started(http.createServer(app()), '0.0.0.0'));
+    });
+
+    it('leaves no listener on a server it started and closed', async () => {
+      const server = http.createServer(app());
+      const before = server.listenerCount('error');
+      await expectReusedConnection(server);
+      const recorder = await recordConnections(server);
+      await recorder.close();
+      expect(server.listenerCount('error')).to.equal(before);
+    });
+
+    it('rejects what it cannot probe, saying why', async () => {
+      const pipe = path.join(os.tmpdir(), `probe-${process.pid}-${Date.now()}.sock`);
+      const onPipe = http.createServer(app());
+      await new Promise<void>((resolve) => onPipe.listen(pipe, resolve));
+      try {
+        const err = await rejection(probeConnections(onPipe));
+        expect(err).to.be.instanceOf(TypeError);
+        expect(err.message).to.equal('probe target: the server listens on a pipe, not a TCP port');
+      } finally {
+        await closeServer(onPipe);
+      }
+      const ftp = await rejection(probeConnections('ftp://127.0.0.1/'));
+      expect(ftp).to.be.instanceOf(TypeError);
+      expect(ftp.message).to.equal('probe target: only http: and https: URLs can be probed; got ftp:');
+      expect((await rejection(probeConnections(null as never))).message).to.match(/; got null$/);
+      expect((await rejection(probeConnections(undefined as never))).message).to.match(/; got undefined$/);
     });
   });
 

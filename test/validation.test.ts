@@ -118,6 +118,27 @@ describe('option validation kit', () => {
         expect(err.message).to.match(/^probeConnections\(\): option "requests" must be an integer ≥ 2; got /);
       }
     });
+
+    const shapes: Array<[option: string, value: unknown, code: string, allowed: RegExp]> = [
+      ['method', 'GE T', 'ERR_INVALID_ARG_VALUE', /an HTTP method such as GET or POST/],
+      ['method', 5, 'ERR_INVALID_ARG_TYPE', /an HTTP method such as GET or POST/],
+      ['path', 'no-slash', 'ERR_INVALID_ARG_VALUE', /a path starting with '\/'/],
+      ['path', 5, 'ERR_INVALID_ARG_TYPE', /a path starting with '\/'/],
+      ['headers', { 'x-n': 1 }, 'ERR_INVALID_ARG_TYPE', /an object of string header values/],
+      ['headers', null, 'ERR_INVALID_ARG_TYPE', /an object of string header values/],
+      ['headers', 'x-n: 1', 'ERR_INVALID_ARG_TYPE', /an object of string header values/],
+      ['body', 5, 'ERR_INVALID_ARG_TYPE', /a string or a Buffer/],
+      ['body', { text: 'x' }, 'ERR_INVALID_ARG_TYPE', /a string or a Buffer/],
+    ];
+    for (const [option, value, code, allowed] of shapes) {
+      it(`${option}: ${JSON.stringify(value)} → TypeError ${code}, before any connection`, async () => {
+        const err = await rejection(probeConnections('http://127.0.0.1:9/', { [option]: value }));
+        expect(err).to.be.instanceOf(TypeError);
+        expect(err.code).to.equal(code);
+        expect(err.message).to.match(new RegExp(`^probeConnections\\(\\): option "${option}" must be `));
+        expect(err.message).to.match(allowed);
+      });
+    }
   });
 });
 

@@ -65,7 +65,8 @@ export type RecordTarget =
 const recorders = new WeakSet<object>();
 
 export function isRecorder(value: unknown): value is ConnectionRecorder {
-  return typeof value === 'object' && value !== null && recorders.has(value);
+  // WeakSet#has answers false for a primitive (ECMA-262 §24.4.3.4): no type test first.
+  return recorders.has(value as object);
 }
 
 /** The requests recorded so far, numbered by connection (a socket, or an HTTP/2 session). */
@@ -103,7 +104,8 @@ function listen(server: net.Server, recording: Recording): { stop(): void; destr
   const onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
     const entry = recording.record(stream.session!, String(headers[':method'] ?? ''), String(headers[':path'] ?? ''));
     stream.once('close', () => {
-      const status = stream.sentHeaders[':status'];
+      // A stream reset before its response never sent headers: `sentHeaders` is undefined then (Node 20.20).
+      const status = (stream.sentHeaders as IncomingHttpHeaders | undefined)?.[':status'];
       if (status !== undefined) entry.status = Number(status);
     });
   };
