@@ -465,6 +465,7 @@ describe('HTTP/2 (attach an http2 server)', function () {
       const streams: http2.ServerHttp2Stream[] = [];
       own.on('stream', (stream) => streams.push(stream));
       const recorder = await recordConnections(own);
+      closers.push(() => void recorder.close());
       const c = client(recorder.url.slice(0, -1));
       await c.get('/');
       const cancelled = c.session.request({ ':path': '/never' });
@@ -488,6 +489,7 @@ describe('HTTP/2 (attach an http2 server)', function () {
     it('close() on a server it did not start stops recording and leaves the server running', async () => {
       const port = await start({});
       const recorder = await recordConnections(server!);
+      closers.push(() => void recorder.close());
       const c = client(`http://127.0.0.1:${port}`);
       await c.get('/');
       await recorder.close();
