@@ -25,7 +25,8 @@ export function headHook(listener: HeadListener): (res: ServerResponse) => void 
     const original = (Object.getPrototypeOf(this) as { writeHead: WriteHead }).writeHead;
     if (!this.headersSent) {
       const given = (typeof reason === 'string' ? headers : reason) as HeaderList;
-      if (given !== undefined && given !== null && mentionsConnection(given)) {
+      // One comparison for the usual call, writeHead(status) from res.end(): nothing passed.
+      if (given != null && mentionsConnection(given)) {
         // The listener must see (and may override) a Connection or Keep-Alive passed
         // here: move every header passed into the response first, as on-headers does.
         moveHeaders(this, given);

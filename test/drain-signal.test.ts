@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import type { IncomingMessage } from 'node:http';
 import http from 'node:http';
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { connectionPolicy } from '../src/index.js';
 import { RawClient, get } from './helpers/raw.js';
 import { listen, closeServer, routes, useTestServer, type Flavor, type Handler, type TestServer } from './helpers/servers.js';
@@ -205,8 +207,57 @@ describe('drainSignal(req)', () => {
     );
     const client = await fx.send(get('/'));
     await client.response();
-    expect(await ts.policy.drain({ timeout: 2000 })).to.deep.equal({ graceful: 1, destroyed: 0 });
+    // Its connection stays open through the idle grace: the request's end, not the connection's, counts.
+    expect(await ts.policy.drain({ idleGrace: 200, timeout: 2000 })).to.deep.equal({ graceful: 1, destroyed: 0 });
     expect(signals[0]!.aborted).to.equal(false);
+  });
+
+  it('a request that ends within spread, before its moment, is not aborted at its moment', async () => {
+    const signals = new Map<string, AbortSignal>();
+    const responses = new Map<string, http.ServerResponse>();
+    ts = await fx.start(
+      'express5',
+      {},
+      (req, res) => {
+        signals.set(req.url!, ts.policy.drainSignal(req));
+        responses.set(req.url!, res);
+        res.write('streaming');
+      },
+      { attach: true },
+    );
+    // /ignored never ends, so the drain lasts until timeout, past every moment in spread.
+    const clients = await Promise.all([fx.send(get('/ends')), fx.send(get('/ignored'))]);
+    await eventually(() => responses.size === 2, 'both streams started');
+    const drained = ts.policy.drain({ spread: 300, timeout: 600 });
+    responses.get('/ends')!.end();
+    expect(await drained).to.deep.equal({ graceful: 1, destroyed: 1 });
+    expect(signals.get('/ends')!.aborted).to.equal(false);
+    expect(signals.get('/ignored')!.aborted).to.equal(true);
+    for (const c of clients) c.destroy();
+  });
+
+  it('an HTTP/2 request that ended is not aborted by a drain while its session is open', async () => {
+    const policy = connectionPolicy();
+    const signals: AbortSignal[] = [];
+    const server = policy.attach(
+      http2.createServer((req, res) => {
+        signals.push(policy.drainSignal(req));
+        res.end('ok');
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const session = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    session.on('error', () => {});
+    try {
+      await new Promise((resolve) => session.request({ ':path': '/' }).resume().once('end', resolve));
+      expect(session.closed).to.equal(false);
+      await policy.drain({ timeout: 2000 });
+      expect(signals).to.have.length(1);
+      expect(signals[0]!.aborted).to.equal(false);
+    } finally {
+      session.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 
@@ -237,6 +288,19 @@ describe('upgraded connections on an attached server', () => {
     expect((await client.closed(2000)).kind).to.equal('fin');
     expect(client.rest).to.equal('bye');
     expect(ts.policy.stats().closed).to.include({ drain: 1, client: 0 });
+  });
+
+  it('one that closed before the drain is not aborted by it', async () => {
+    ts = await fx.start('express5', {}, routes, { attach: true });
+    const signals: AbortSignal[] = [];
+    acceptUpgrades(ts.server, (req) => void signals.push(ts.policy.drainSignal(req)));
+    const client = await fx.send(UPGRADE);
+    expect((await client.response({ head: true })).status).to.equal(101);
+    client.destroy();
+    await eventually(() => ts.policy.stats().open === 0, 'the upgraded connection closed');
+    expect(await ts.policy.drain({ timeout: 1000 })).to.deep.equal({ graceful: 0, destroyed: 0 });
+    expect(signals).to.have.length(1);
+    expect(signals[0]!.aborted).to.equal(false);
   });
 
   it('without a signal: waited for like a response in flight until timeout, then destroyed', async () => {
