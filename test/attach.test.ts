@@ -131,6 +131,21 @@ describe('policy.attach(server)', () => {
     expect(noDelay.calledWith(false)).to.equal(false);
   });
 
+  it('two policies on one server each count every request; the second middleware is never confused by the first one’s info', async () => {
+    // connectionInfo(req) is set by whichever policy admitted the request first: a
+    // middleware whose own policy does not track that socket admits the request itself.
+    const outer = connectionPolicy({ maxRequests: 10 });
+    const inner = connectionPolicy({ maxRequests: 10 });
+    const server = outer.attach(http.createServer((req, res) => inner(req, res, () => res.end('x'))));
+    const port = await serve(server);
+    const c = await send(port, get('/') + get('/'));
+    const first = await c.response();
+    const second = await c.response();
+    expect([first.status, second.status, first.body, second.body]).to.deep.equal([200, 200, 'x', 'x']);
+    expect(outer.stats()).to.include({ accepted: 1, requests: 2 });
+    expect(inner.stats()).to.include({ accepted: 1, requests: 2 });
+  });
+
   it('tracks HTTPS connections (the TLS socket), and one policy serves two servers', async () => {
     const policy = connectionPolicy({ exposeConnectionId: true });
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => policy(req, res, () => res.end('x'));

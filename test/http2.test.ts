@@ -397,6 +397,9 @@ describe('HTTP/2 (attach an http2 server)', function () {
     );
     expect(() => p.attach(net.createServer() as never)).to.throw(TypeError, /got Server \{/);
     expect(() => p.attach(undefined as never)).to.throw(TypeError, /got undefined/);
+    // What it got, shallow and on one line: an error message, not a dump.
+    const deep = { a: { b: { c: {} } }, list: Array.from({ length: 30 }, (_, i) => `item-${i}`) };
+    expect(() => p.attach(deep as never)).to.throw(TypeError, /got \{ a: \[Object\], list: \[Array\] \}$/);
   });
 
   describe('the test helpers with { http2: true }', () => {

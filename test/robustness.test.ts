@@ -1,8 +1,10 @@
 import { expect } from 'chai';
+import http from 'node:http';
 import net from 'node:net';
+import { connectionPolicy } from '../src/index.js';
 import { RawClient, get, request } from './helpers/raw.js';
 import { eventually, nextRequest } from './helpers/wait.js';
-import { FLAVORS, startServer, type TestServer, type Handler } from './helpers/servers.js';
+import { FLAVORS, closeServer, listen, startServer, type TestServer, type Handler } from './helpers/servers.js';
 
 // Odd client input never crashes the server or leaks per-connection state.
 const handler: Handler = (req, res) => {
@@ -166,3 +168,28 @@ for (const flavor of FLAVORS) {
     });
   });
 }
+
+describe('a connection gone before the middleware first sees it', () => {
+  it('is counted closed at once, by its client, and never left open', async () => {
+    // Middleware only: the policy first learns of the socket from a request whose
+    // client reset the connection while an earlier step (here a timer) was running.
+    const policy = connectionPolicy();
+    const reached: net.Socket[] = [];
+    const server = http.createServer((req, res) => {
+      reached.push(req.socket);
+      setTimeout(() => policy(req, res, () => res.end('late')), 50);
+    });
+    const port = await listen(server);
+    try {
+      const c = await RawClient.send(port, get('/'));
+      await eventually(() => reached.length === 1, 'the request reached the server');
+      c.socket.resetAndDestroy();
+      await eventually(() => reached[0]!.destroyed, 'the server saw the reset');
+      await eventually(() => policy.stats().accepted === 1, 'the middleware ran');
+      expect(policy.stats()).to.deep.include({ open: 0, accepted: 1 });
+      expect(policy.stats().closed).to.include({ client: 1, error: 0 });
+    } finally {
+      await closeServer(server);
+    }
+  });
+});
