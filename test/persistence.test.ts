@@ -266,6 +266,26 @@ for (const flavor of FLAVORS) {
         expect((await c.closed(200)).kind).to.equal('open');
       });
 
+      it("closes on a function's 'close' as its own answer: no warning, and the function named as the reason", async () => {
+        const reasons: string[] = [];
+        const seen = (message: unknown) => reasons.push((message as DecisionMessage).reason);
+        const warnings: Error[] = [];
+        const onWarning = (w: Error) => warnings.push(w);
+        diagnostics.subscribe(DECISION_CHANNEL, seen);
+        process.on('warning', onWarning);
+        try {
+          ts = await startServer(flavor, { policy: () => 'close' }, routes);
+          const c = await connect(get('/'));
+          expect((await c.response()).header('connection')).to.equal('close');
+          await new Promise((resolve) => setImmediate(resolve));
+          expect(reasons).to.deep.equal(["policy function answered 'close'"]);
+          expect(warnings).to.deep.equal([]);
+        } finally {
+          diagnostics.unsubscribe(DECISION_CHANNEL, seen);
+          process.off('warning', onWarning);
+        }
+      });
+
       it("closes after an answer that is neither 'keep-alive' nor 'close', and says why", async () => {
         const reasons: string[] = [];
         const seen = (message: unknown) => reasons.push((message as DecisionMessage).reason);

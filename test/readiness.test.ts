@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import http from 'node:http';
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { RawClient, get, request } from './helpers/raw.js';
 import { nextRequest } from './helpers/wait.js';
@@ -61,6 +63,43 @@ describe('drain({ delay }), policy.draining and policy.readiness()', () => {
     } finally {
       c.destroy();
       await closeServer(server);
+    }
+  });
+
+  it('on HTTP/2 answers 503 draining with no Connection field (RFC 9113 §8.2.2): the session gets the GOAWAY', async () => {
+    const policy = connectionPolicy();
+    const server = policy.attach(http2.createServer(policy.readiness()));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const session = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    session.on('error', () => {});
+    // Node drops a Connection field set on an HTTP/2 response, with an UnsupportedWarning.
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    const ask = () =>
+      new Promise<[number, string | undefined, string]>((resolve, reject) => {
+        const req = session.request({ ':path': '/ready' });
+        let body = '';
+        let head: http2.IncomingHttpHeaders = {};
+        req.on('response', (h) => (head = h));
+        req.setEncoding('utf8');
+        req.on('data', (d: string) => (body += d));
+        req.on('end', () => resolve([Number(head[':status']), head.connection as string | undefined, body]));
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      expect(await ask()).to.deep.equal([200, undefined, 'ready']);
+      const drained = policy.drain({ delay: 300, timeout: 2000 });
+      expect(await ask()).to.deep.equal([503, undefined, 'draining']);
+      session.close();
+      await drained;
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+      expect(warnings).to.not.include('UnsupportedWarning');
+    } finally {
+      process.off('warning', onWarning);
+      session.destroy();
+      if (server.listening) await new Promise((resolve) => server.close(resolve));
     }
   });
 
