@@ -84,7 +84,7 @@ describe('drain({ delay }), policy.draining and policy.readiness()', () => {
         req.on('response', (h) => (head = h));
         req.setEncoding('utf8');
         req.on('data', (d: string) => (body += d));
-        req.on('end', () => resolve([Number(head[':status']), head.connection as string | undefined, body]));
+        req.on('end', () => resolve([Number(head[':status']), head.connection, body]));
         req.on('error', reject);
         req.end();
       });
