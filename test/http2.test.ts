@@ -404,8 +404,17 @@ describe('HTTP/2 (attach an http2 server)', function () {
 
   describe('the test helpers with { http2: true }', () => {
     it('probeConnections: one session carries every request (prior knowledge on http:), the server agrees', async () => {
-      const port = await start({ exposeConnectionId: true });
-      const report = await probeConnections(`http://127.0.0.1:${port}/`, { http2: true, requests: 4 });
+      const probed: Array<string | string[] | undefined> = [];
+      const port = await start({ exposeConnectionId: true }, (req, res) => {
+        probed.push(req.headers['x-probe']);
+        slowInfo(req, res);
+      });
+      const report = await probeConnections(`http://127.0.0.1:${port}/`, {
+        http2: true,
+        requests: 4,
+        headers: { 'x-probe': 'h2' },
+      });
+      expect(probed).to.deep.equal(['h2', 'h2', 'h2', 'h2']);
       expect(report.sockets).to.equal(1);
       expect(report.serverConnections).to.equal(1);
       expect(report.requests.map((r) => [r.status, r.socket, r.reused])).to.deep.equal([
@@ -491,11 +500,14 @@ describe('HTTP/2 (attach an http2 server)', function () {
 
     it('close() on a server it did not start stops recording and leaves the server running', async () => {
       const port = await start({});
+      const listeners = () => ['stream', 'session', 'request'].map((name) => server!.listenerCount(name));
+      const before = listeners();
       const recorder = await recordConnections(server!);
       closers.push(() => void recorder.close());
       const c = client(`http://127.0.0.1:${port}`);
       await c.get('/');
       await recorder.close();
+      expect(listeners()).to.deep.equal(before);
       await c.get('/');
       expect(recorder.requests.map((r) => r.path)).to.deep.equal(['/']);
       expect(server!.listening).to.equal(true);

@@ -299,6 +299,8 @@ describe('recordConnections(target)', () => {
     expect(recorder.requests).to.have.length(1);
     expect(recorder.requests[0]).to.not.have.any.keys('connectionHeader', 'keepAliveHeader');
     expect(recorder.requests[0]).to.include({ status: 200 });
+    const report = await expectResetConnection(recorder, { requests: 1 });
+    expect(report.requests[0]).to.not.have.any.keys('connection', 'keepAlive');
   });
 
   it('close() of a server it started ends connections still waiting for a response', async () => {

@@ -28,7 +28,7 @@ const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, imp
  * (or does not write) the response itself, so the test controls every byte.
  */
 const rawSockets = new WeakMap<net.Server, Set<net.Socket>>();
-function rawServer(answer: (socket: net.Socket, ordinal: number) => void): net.Server {
+function rawServer(answer: (socket: net.Socket, ordinal: number, head: string) => void): net.Server {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
@@ -40,8 +40,9 @@ function rawServer(answer: (socket: net.Socket, ordinal: number) => void): net.S
       buffered += String(chunk);
       let end;
       while ((end = buffered.indexOf('\r\n\r\n')) !== -1) {
+        const head = buffered.slice(0, end);
         buffered = buffered.slice(end + 4);
-        answer(socket, ++ordinal);
+        answer(socket, ++ordinal, head);
       }
     });
   });
@@ -141,7 +142,7 @@ describe('express-connection-policy/testing', () => {
       expect((err as unknown as { actual: number[] }).actual).to.deep.equal([1, 2, 3]);
       expect((err as unknown as { expected: number[] }).expected).to.deep.equal([1, 1, 1]);
       // The stack starts at the caller's line, not inside the package.
-      expect(err.stack!.split('\n').find((l) => l.startsWith('    at '))).to.not.match(/report\.ts/);
+      expect(err.stack!.split('\n').find((l) => l.startsWith('    at '))).to.match(/[/\\]testing[/\\]index\.ts:/);
       // The exact text, with the timings and server ids (which vary) masked.
       const masked = err.message.replace(/\d+;req=1/g, 'N;req=1').replace(/ +\d+\.\d$/gm, ' 0.0');
       expect(masked).to.equal(
@@ -186,7 +187,7 @@ describe('express-connection-policy/testing', () => {
       expect(err).to.include({ operator: 'expectResetConnection' });
       expect((err as unknown as { actual: number[] }).actual).to.deep.equal([1, 1, 1]);
       expect((err as unknown as { expected: number[] }).expected).to.deep.equal([1, 2, 3]);
-      expect(err.stack!.split('\n').find((l) => l.startsWith('    at '))).to.not.match(/report\.ts/);
+      expect(err.stack!.split('\n').find((l) => l.startsWith('    at '))).to.match(/[/\\]testing[/\\]index\.ts:/);
       expect(err.message).to.match(
         /^expected each of 3 requests to use a new connection, but 2 of 3 reused one \(1 socket used\)/,
       );
@@ -325,8 +326,17 @@ describe('express-connection-policy/testing', () => {
 
     it('retries once, on a new socket, a request that failed on a reused one (the keep-alive race), and says so', async () => {
       // Each connection's second request is met with a close and no response.
-      const server = await started(rawServer((socket, ordinal) => (ordinal === 1 ? socket.write(OK) : socket.destroy())));
-      const report = await probeConnections(urlOf(server));
+      const heads: string[] = [];
+      const server = await started(
+        rawServer((socket, ordinal, head) => {
+          heads.push(head);
+          if (ordinal === 1) socket.write(OK);
+          else socket.destroy();
+        }),
+      );
+      const report = await probeConnections(urlOf(server), { headers: { 'x-probe': 'yes' } });
+      // The retried requests carry the same headers.
+      expect(heads.map((h) => /\r\nx-probe: yes(\r\n|$)/i.test(h))).to.deep.equal([true, true, true, true, true]);
       expect(report.requests.map((r) => [r.status, r.socket, r.reused])).to.deep.equal([
         [200, 1, false],
         [200, 2, false],
@@ -339,6 +349,12 @@ describe('express-connection-policy/testing', () => {
       expect(err.message).to.match(
         /\n {2}#2: sock#1 was closed by the server \(ECONNRESET\); retried on a new socket\n {2}#3: sock#2 was closed/,
       );
+    });
+
+    it('does not retry a request that timed out on a reused socket', async () => {
+      const server = await started(rawServer((socket, ordinal) => ordinal === 1 && socket.write(OK)));
+      const err = await rejection(probeConnections(urlOf(server), { timeout: 200 }));
+      expect(err.message).to.equal('probe: no response to GET / within 200 ms');
     });
 
     it('does not retry a request that failed on a new socket', async () => {
@@ -375,6 +391,10 @@ describe('express-connection-policy/testing', () => {
       const report = await expectReusedConnection(server);
       expect(report.sockets).to.equal(1);
       expect(server.listening).to.equal(false);
+      // And by URL.
+      const listening = await started(server);
+      const { port } = listening.address() as net.AddressInfo;
+      expect((await expectReusedConnection(`https://127.0.0.1:${port}/`)).sockets).to.equal(1);
     });
 
     it('a server bound to another loopback address, or to every address', async () => {
