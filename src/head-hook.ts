@@ -68,7 +68,8 @@ function mentionsConnection(headers: NonNullable<HeaderList>): boolean {
 /** The three shapes `writeHead` takes: an object, `[[name, value], …]`, `[name, value, …]`. */
 function moveHeaders(res: ServerResponse, headers: NonNullable<HeaderList>): void {
   if (!Array.isArray(headers)) {
-    for (const [name, value] of Object.entries(headers)) if (value !== undefined) res.setHeader(name, value);
+    // An undefined value throws in setHeader, as it does in Node's own writeHead.
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value as string);
   } else if (headers.length > 0 && Array.isArray(headers[0])) {
     for (const [name, value] of headers as unknown as Array<[string, string]>) res.setHeader(name, value);
   } else {

@@ -127,6 +127,25 @@ describe('the head-time hook', () => {
     }
   });
 
+  it('rejects an undefined header value beside a Connection passed to writeHead, as Node does', async () => {
+    // Node 20–26: writeHead(status, { name: undefined }) throws ERR_HTTP_INVALID_HEADER_VALUE;
+    // the handler here answers 500 instead.
+    const thrown: unknown[] = [];
+    await fx.start('http', {}, (req, res) => {
+      try {
+        res.writeHead(200, { Connection: 'close', 'X-Undefined': undefined });
+        res.end('ok');
+      } catch (err) {
+        thrown.push(err);
+        res.statusCode = 500;
+        res.end();
+      }
+    });
+    const c = await fx.send(get('/'));
+    expect((await c.response()).status).to.equal(500);
+    expect(thrown.map((e) => (e as { code?: string }).code)).to.deep.equal(['ERR_HTTP_INVALID_HEADER_VALUE']);
+  });
+
   it('passes other headers given to writeHead through untouched, and keeps the connection alive', async () => {
     await fx.start('http', {}, (req, res) => {
       res.writeHead(201, 'Made', { 'X-One': '1', 'Content-Length': '2' });
