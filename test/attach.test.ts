@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -10,9 +9,7 @@ import { RawClient, get } from './helpers/raw.js';
 import { closeServer, listen } from './helpers/servers.js';
 import { eventually } from './helpers/wait.js';
 import { connectionPolicy } from '../src/index.js';
-
-const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
-const TLS_OPTIONS = { key: fixture('localhost-key.pem'), cert: fixture('localhost-cert.pem') };
+import { TLS as TLS_OPTIONS } from './helpers/tls.js';
 
 describe('policy.attach(server)', () => {
   // Everything a test opens is closed after it, whether it passed or not (a failed

@@ -11,6 +11,7 @@ import { closeServer, listen } from './helpers/servers.js';
 import { connectionPolicy, type ConnectionPolicyOptions } from '../src/index.js';
 import type { Diagnosis } from '../src/doctor/diagnose.js';
 import { get, RawClient } from '../src/doctor/wire.js';
+import { TLS } from './helpers/tls.js';
 
 /** Runs the doctor's CLI as users do; resolves with exit code and output. */
 async function doctor(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -284,11 +285,8 @@ describe('connection-doctor', function () {
   });
 
   it('diagnoses an https: URL too', async () => {
-    const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
     const policy = connectionPolicy();
-    const server = https.createServer({ key: fixture('localhost-key.pem'), cert: fixture('localhost-cert.pem') }, (req, res) =>
-      policy(req, res, () => res.end('secure')),
-    );
+    const server = https.createServer(TLS, (req, res) => policy(req, res, () => res.end('secure')));
     const url = (await serve(server)).replace('http:', 'https:');
     const { code, stdout } = await doctor([url, '--json', '--requests', '5']);
     const d = JSON.parse(stdout) as Diagnosis;

@@ -226,8 +226,13 @@ describe('drainSignal(req)', () => {
       { attach: true },
     );
     // /ignored never ends, so the drain lasts until timeout, past every moment in spread.
-    const clients = await Promise.all([fx.send(get('/ends')), fx.send(get('/ignored'))]);
-    await eventually(() => responses.size === 2, 'both streams started');
+    // Signals are given their slices of spread in the order they were asked for: /ends
+    // asks second, so its moment falls in the second half (150–300 ms), well after it ends.
+    const ignored = await fx.send(get('/ignored'));
+    await eventually(() => signals.has('/ignored'), 'the first stream started');
+    const ends = await fx.send(get('/ends'));
+    await eventually(() => signals.has('/ends'), 'the second stream started');
+    const clients = [ignored, ends];
     const drained = ts.policy.drain({ spread: 300, timeout: 600 });
     responses.get('/ends')!.end();
     expect(await drained).to.deep.equal({ graceful: 1, destroyed: 1 });

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
@@ -20,14 +19,13 @@ import sinon from 'sinon';
 import { RawH2Client } from './helpers/h2-raw.js';
 import { RawClient, get } from './helpers/raw.js';
 import { eventually } from './helpers/wait.js';
+import { TLS } from './helpers/tls.js';
 
 // SPEC §5: node:http2 servers through attach(); a session is a connection, and
 // where HTTP/1.1 answers Connection: close the session gets a GOAWAY (NO_ERROR)
 // naming the stream that decided; the drain is two-phase (GOAWAY 2^31−1 + PING,
 // then GOAWAY naming the last stream processed). Frames are read on a raw socket.
 
-const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
-const TLS = { key: fixture('localhost-key.pem'), cert: fixture('localhost-cert.pem') };
 const LAST_POSSIBLE_STREAM = 2 ** 31 - 1;
 const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
 

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
+import { TLS } from './helpers/tls.js';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
-import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import express from 'express';
 import request from 'supertest';
@@ -272,14 +272,10 @@ describe(`Node's internals the package relies on (Node ${process.version})`, () 
   });
 
   it("node:http2 emits 'session' inside its connection listener: a prepended listener sees the session's socket first", async () => {
-    const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
     const seen: Array<{ port: number | undefined; sessionPort: number | undefined; noDelay: boolean }> = [];
     const http1: number[] = [];
     const h2c = http2.createServer((req, res) => res.end('ok'));
-    const secure = http2.createSecureServer(
-      { key: fixture('localhost-key.pem'), cert: fixture('localhost-cert.pem'), allowHTTP1: true },
-      (req, res) => res.end('ok'),
-    );
+    const secure = http2.createSecureServer({ ...TLS, allowHTTP1: true }, (req, res) => res.end('ok'));
     for (const [server, isSecure] of [
       [h2c, false],
       [secure, true],

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
+import { TLS } from './helpers/tls.js';
 import { rejection } from './helpers/rejection.js';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -20,19 +20,17 @@ import {
   type ConnectionReport,
 } from '../src/testing/index.js';
 
-const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
-
+/** The sockets the raw servers accepted: destroyed after each test. */
+const rawSockets = new Set<net.Socket>();
 /**
  * A bare TCP server speaking just enough HTTP/1.1 for GET requests: `answer` gets
- * each request's socket and its position on that connection (1, 2, …), and writes
- * (or does not write) the response itself, so the test controls every byte.
+ * each request's socket, its position on that connection (1, 2, …) and its head,
+ * and writes (or does not write) the response itself, so the test controls every byte.
  */
-const rawSockets = new WeakMap<net.Server, Set<net.Socket>>();
 function rawServer(answer: (socket: net.Socket, ordinal: number, head: string) => void): net.Server {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+  return net.createServer((socket) => {
+    rawSockets.add(socket);
+    socket.once('close', () => rawSockets.delete(socket));
     let buffered = '';
     let ordinal = 0;
     socket.on('error', () => {});
@@ -46,8 +44,6 @@ function rawServer(answer: (socket: net.Socket, ordinal: number, head: string) =
       }
     });
   });
-  rawSockets.set(server, sockets);
-  return server;
 }
 const OK = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
 
@@ -68,9 +64,9 @@ describe('express-connection-policy/testing', () => {
   };
   const urlOf = (server: net.Server) => `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
   afterEach(async () => {
+    for (const socket of rawSockets) socket.destroy();
     for (const s of servers.splice(0)) {
       if (s instanceof http.Server) await closeServer(s as http.Server);
-      for (const socket of rawSockets.get(s) ?? []) socket.destroy();
       if (s.listening) await new Promise((resolve) => s.close(resolve));
     }
   });
@@ -294,7 +290,7 @@ describe('express-connection-policy/testing', () => {
       const server = await started(
         rawServer((socket, ordinal) => {
           const id = ordinal === 1 ? 'x-connection-id: 7;req=1\r\n' : '';
-          setTimeout(() => socket.write(`HTTP/1.1 200 OK\r\n${id}Content-Length: 2\r\n\r\nok`), 40);
+          setTimeout(() => socket.write(`HTTP/1.1 200 OK\r\n${id}Content-Length: 2\r\n\r\nok`), 200);
         }),
       );
       const report = await probeConnections(urlOf(server));
@@ -302,7 +298,7 @@ describe('express-connection-policy/testing', () => {
       expect(report.requests[0]).to.have.property('serverConnection', '7;req=1');
       for (const r of report.requests) {
         expect(r).to.not.have.any.keys('connection', 'keepAlive', 'retried');
-        expect(r.ms).to.be.within(30, 5000);
+        expect(r.ms).to.be.within(200 * 0.8, 200 * 2);
       }
       expect(report.requests[1]).to.not.have.property('serverConnection');
       expect(report).to.not.have.any.keys('serverConnections', 'disagreement');
@@ -387,7 +383,7 @@ describe('express-connection-policy/testing', () => {
 
   describe('what a probe can target', () => {
     it('an https server with a self-signed certificate, started and closed by the probe', async () => {
-      const server = https.createServer({ key: fixture('localhost-key.pem'), cert: fixture('localhost-cert.pem') }, app());
+      const server = https.createServer(TLS, app());
       const report = await expectReusedConnection(server);
       expect(report.sockets).to.equal(1);
       expect(server.listening).to.equal(false);
