@@ -13,6 +13,7 @@
 //
 //   node --import tsx bench/interleaved.ts [--rounds 30] [--requests 1000] [--connections 1,50]
 //                                          [--pairs NAME,…] [--baseline OTHER/dist/esm] [--json]
+//                                          [--request-connection keep-alive]
 //
 // Where `taskset` exists the servers run on core 0 and this process on core 1.
 import { parseArgs } from 'node:util';
@@ -32,6 +33,8 @@ const { values } = parseArgs({
     // Streams at once per HTTP/2 connection in each batch.
     streams: { type: 'string', default: '1' },
     pairs: { type: 'string' },
+    // A Connection header on every HTTP/1.1 request (Node's Agent, Python's requests and boto3 send keep-alive).
+    'request-connection': { type: 'string' },
     baseline: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
@@ -63,6 +66,7 @@ if (values.baseline !== undefined) {
   PAIRS.push(
     { name: 'policy / baseline', a: 'policy@baseline', b: 'policy' },
     { name: 'attached / baseline', a: 'policy-attached@baseline', b: 'policy-attached' },
+    { name: 'http attached / baseline', a: 'http-policy-attached@baseline', b: 'http-policy-attached' },
     { name: 'h2 attached / baseline', a: 'http2-policy-attached@baseline', b: 'http2-policy-attached' },
   );
 }
@@ -88,7 +92,7 @@ const sum = (batches: Batch[], i: 0 | 1) => batches.reduce((total, batch) => tot
 
 type AnyLane = Lane | H2Lane;
 const openLane = (name: string, port: number): Promise<AnyLane> =>
-  name.includes('http2') ? H2Lane.open(port, Number(values.streams)) : Lane.open(port);
+  name.includes('http2') ? H2Lane.open(port, Number(values.streams)) : Lane.open(port, values['request-connection']);
 
 /** One pair at one concurrency: a ratio of each kind per round. */
 async function measure(

@@ -7,7 +7,7 @@
 //
 //   node --import tsx bench/profile.ts [--kinds express-policy,express-policy-attached]
 //                                      [--seconds 10] [--connections 50] [--runs 1] [--top 12]
-//                                      [--no-calibration]
+//                                      [--interval 1000] [--no-calibration]
 // The calibration row is a pass-through middleware's own share in the same setup.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -28,6 +28,8 @@ const { values } = parseArgs({
     // Streams at once per connection, for the HTTP/2 kinds.
     streams: { type: 'string', default: '1' },
     runs: { type: 'string', default: '1' },
+    // V8's sampling interval in µs (its default is 1000): more samples, a steadier share.
+    interval: { type: 'string', default: '1000' },
     top: { type: 'string', default: '12' },
     'no-calibration': { type: 'boolean', default: false },
   },
@@ -47,7 +49,19 @@ const DIST = join(ROOT, 'dist', 'esm');
 /** Runs one server under --cpu-prof with load; returns its profile's nodes. */
 async function profile(kind: string): Promise<ProfileNode[]> {
   const dir = mkdtempSync(join(tmpdir(), 'ecp-prof-'));
-  const node = [process.execPath, '--cpu-prof', '--cpu-prof-dir', dir, '--import', 'tsx', 'bench/lib/server.ts', '--kind', kind];
+  const node = [
+    process.execPath,
+    '--cpu-prof',
+    '--cpu-prof-interval',
+    values.interval,
+    '--cpu-prof-dir',
+    dir,
+    '--import',
+    'tsx',
+    'bench/lib/server.ts',
+    '--kind',
+    kind,
+  ];
   const command = hasTaskset ? ['taskset', '-c', '0', ...node] : node;
   const child = spawn(command[0]!, command.slice(1), { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
   try {

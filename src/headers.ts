@@ -13,8 +13,13 @@ export function hasToken(value: HeaderValue, token: string): boolean {
   if (value === undefined) return false;
   if (typeof value === 'number') return false;
   if (typeof value !== 'string') return value.some((v) => hasToken(v, token));
-  // Fast path for the one-token header nearly every client sends.
+  // Fast paths for the one-member header nearly every client sends (`close`,
+  // `keep-alive`): no list to split, so nothing allocated for it.
   if (value.length === token.length) return value.toLowerCase() === token;
+  if (!value.includes(',')) {
+    const member = value.trim();
+    return member.length === token.length && member.toLowerCase() === token;
+  }
   for (const member of value.split(',')) {
     if (member.trim().toLowerCase() === token) return true;
   }

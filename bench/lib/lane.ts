@@ -1,7 +1,11 @@
 // A keep-alive load client cheap enough to saturate a Node server from one core.
 import net from 'node:net';
 
-const REQUEST = Buffer.from('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+/** The request every lane sends; `connection`: a `Connection` header as well (most clients send `keep-alive`). */
+function request(connection: string | undefined): Buffer {
+  const field = connection === undefined ? '' : `Connection: ${connection}\r\n`;
+  return Buffer.from(`GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n${field}\r\n`);
+}
 
 /**
  * One keep-alive connection that sends a request whenever the last response is
@@ -16,15 +20,20 @@ export class Lane {
   #received = 0;
   #onIdle: (() => void) | undefined;
   #running: () => boolean = () => false;
+  readonly #request: Buffer;
 
-  constructor(readonly socket: net.Socket) {
+  constructor(
+    readonly socket: net.Socket,
+    connection?: string,
+  ) {
+    this.#request = request(connection);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#data(chunk));
   }
 
-  static async open(port: number): Promise<Lane> {
+  static async open(port: number, connection?: string): Promise<Lane> {
     const lane = await new Promise<Lane>((resolve, reject) => {
-      const socket = net.connect(port, '127.0.0.1', () => resolve(new Lane(socket)));
+      const socket = net.connect(port, '127.0.0.1', () => resolve(new Lane(socket, connection)));
       socket.once('error', reject);
     });
     await lane.drive(once());
@@ -45,7 +54,7 @@ export class Lane {
   }
 
   #send(): void {
-    if (this.#running()) this.socket.write(REQUEST);
+    if (this.#running()) this.socket.write(this.#request);
     else this.#onIdle?.();
   }
 

@@ -10,7 +10,8 @@
 //   bare-http, http-policy, http-policy-attached   node:http, res.end('hello')
 //   bare-http2, bare-http2-twin, http2-policy-attached   node:http2 (h2c), res.end('hello')
 //                  through the compatibility API; batches are marked at 'stream'
-// With --baseline DIST, policy@baseline and policy-attached@baseline run another
+// With --baseline DIST, policy@baseline, policy-attached@baseline, http-policy-attached@baseline
+// and http2-policy-attached@baseline run another
 // build of the package (its dist/esm) beside this one.
 //
 // IPC: { attribute: [a, b] } starts attributing batches to those servers;
@@ -95,6 +96,7 @@ const VARIANTS: Record<string, () => Server> = {
   'policy@baseline': () => expressServer(baseline, 'policy', false),
   'policy-attached@baseline': () => expressServer(baseline, 'policy', true),
   'http2-policy-attached@baseline': () => http2Server(baseline),
+  'http-policy-attached@baseline': () => httpServer(baseline, true),
 };
 // Only the servers asked for (the two of a pair): code shared by every server, the
 // package's and Express's alike, then sees as few kinds of request objects as in an
