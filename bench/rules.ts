@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type * as Decide from '../src/decide.js';
-import { fmt, median, table } from './lib/measure.js';
+import { fmt, median, percentile, table } from './lib/measure.js';
 
 const { values } = parseArgs({
   options: {
@@ -103,10 +103,8 @@ async function measurePair(name: string): Promise<string[][]> {
       bs.push(q);
       ratios.push(q / p);
     }
-    const sorted = [...ratios].sort((s, t) => s - t);
-    const p10 = sorted[Math.floor(0.1 * (sorted.length - 1))]!;
-    const p90 = sorted[Math.ceil(0.9 * (sorted.length - 1))]!;
-    rows.push([name, label, fmt(median(as), 1), fmt(median(bs), 1), fmt(median(ratios), 3), `${fmt(p10, 3)}–${fmt(p90, 3)}`]);
+    const spread = `${fmt(percentile(ratios, 10), 3)}–${fmt(percentile(ratios, 90), 3)}`;
+    rows.push([name, label, fmt(median(as), 1), fmt(median(bs), 1), fmt(median(ratios), 3), spread]);
   }
   return rows;
 }
