@@ -63,7 +63,7 @@ function oneRequest(rules: typeof Decide, requestConnection: string | undefined,
     responseConnection: undefined,
     delimited: true,
     reachedMiddleware: true,
-    closeDecided: false,
+    refusedBehind: false,
     handledBehind: false,
   });
   return 'keepAlive' in first && 'keepAlive' in head && head.keepAlive;

@@ -8,7 +8,9 @@ import { admission, closesWhatever, decideAtArrival, type ArrivalInput } from '.
 import { HeadTime } from './head-time.js';
 import { isHttp2Server, type AnyHttp2Server } from './http2.js';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import { connectionInfo, setConnectionInfo } from './info.js';
+import { connectionInfo, setConnectionInfo, type ConnectionInfo } from './info.js';
+import type { PolicyFunction } from './options.js';
+import { askPolicyFunction } from './policy-function.js';
 import { serverOf, setKeepAliveHint } from './node-internals.js';
 import { alignServerTimers } from './server.js';
 
@@ -115,6 +117,7 @@ export class Admission {
     if (!verdict.handle) {
       if (debug.enabled) debug('sock#%d %s', known?.id ?? 0, verdict.reason);
       if (verdict.destroy) socket.destroy();
+      else known!.refusedBehind = true;
       return undefined;
     }
     const state = known ?? tracker.track(socket);
@@ -122,10 +125,18 @@ export class Admission {
     tracker.countRequest(state);
     const requests = state.requests;
     // A plain object (typed readonly): freezing it on every request costs more than it protects.
-    setConnectionInfo(req, { id: state.id, requests, reused: requests > 1, openedAt: state.openedAt });
+    const info: ConnectionInfo = { id: state.id, requests, reused: requests > 1, openedAt: state.openedAt };
+    setConnectionInfo(req, info);
     const http10 = req.httpVersionMinor === 0;
     const input = this.#arrivalInput(req, state, http10);
-    const arrival = decideAtArrival(input);
+    let arrival = decideAtArrival(input);
+    if ('askPolicy' in arrival) {
+      // A function is asked now, before any handler: a close it answers must stop
+      // the requests pipelined behind this one (rule 7), which arrive next.
+      const asked = askPolicyFunction(options.policy as PolicyFunction, req, info);
+      if (asked.answer === 'close') state.functionClose = { requests, source: asked.source };
+      arrival = decideAtArrival({ ...input, policyAnswer: asked.answer, policySource: asked.source });
+    }
     // A request pipelined behind this one is not handled (rule 7).
     if (closesWhatever(arrival, input)) state.closePending = true;
     if (!http10 && 'keepAlive' in arrival && arrival.keepAlive) {
@@ -137,6 +148,9 @@ export class Admission {
       setKeepAliveHint(res, options.advertise ? options.advertisedTimeout : 0, Number.isFinite(max) ? max - requests : 0);
       this.#head.armed(res);
     } else {
+      // advertise: false means no hint at all, also from Node on a response left to
+      // it (rule 6), whose hint would be the aligned keepAliveTimeout's: the policy's value.
+      if (!options.advertise) setKeepAliveHint(res, 0, 0);
       this.#head.plain(res);
     }
     idle.watch(res, state);

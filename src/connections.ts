@@ -16,9 +16,9 @@ import { emptyClosedCounts, type CloseReason, type ConnectionStats } from './sta
  *    without `attach()`, the first request tracks it.
  * 2. **request** — admission.ts: `requestStarted()` counts it and stops our idle
  *    timer; decide.ts's `admission()` says whether its handler may run, and
- *    `decideAtArrival()` what the head will most likely say; a close already
- *    certain is remembered (`closePending`), so that a pipelined request behind
- *    it is not handled (rule 7).
+ *    `decideAtArrival()` what the head will most likely say (a policy function
+ *    is asked here); a close already certain is remembered (`closePending`), so
+ *    that a pipelined request behind it is not handled (rule 7).
  * 3. **head** — head-time.ts: `decideAtHead()` gives the decision the head
  *    carries; a close is remembered here (`markClosing()`), so that a pipelined
  *    request behind it is not handled (rule 7).
@@ -87,6 +87,14 @@ export interface ConnectionState {
   closeReason: CloseReason | undefined;
   /** A request's response will close, known since it arrived (decide.ts `closesWhatever()`); its reason comes at head time. */
   closePending: boolean;
+  /** A request pipelined behind a `closePending` one was refused (rule 7): the connection must end (decide.ts rule 6). */
+  refusedBehind: boolean;
+  /**
+   * The request a policy function answered `'close'` for (asked at arrival), with
+   * the reason's source; the requests before it were answered `'keep-alive'`, and
+   * none after it is handled (rule 7).
+   */
+  functionClose: { readonly requests: number; readonly source: string } | undefined;
   /** The idle timer fired (Node then destroys the socket, unless a server 'timeout' listener took over). */
   timedOut: boolean;
   /** Set for an HTTP/2 session. */
@@ -192,6 +200,8 @@ export class ConnectionTracker {
       idleArmed: false,
       closeReason: undefined,
       closePending: false,
+      refusedBehind: false,
+      functionClose: undefined,
       timedOut: false,
       session,
     };
@@ -267,11 +277,25 @@ export class ConnectionTracker {
     if (debug.enabled) debug('sock#%d close: idle for %d ms (idleTimeout)', state.id, this.#options.idleTimeout);
   }
 
+  /**
+   * A socket that closed with no reason of ours and no error: the client's, unless
+   * the server ended it for its own shutdown — `server.close()` destroys the idle
+   * connections itself (`closeIdleConnections()`, 19+; 20–26) without a word to
+   * the policy. Such a socket never saw the client's FIN, and its server no longer
+   * listens: counted with the drain, the other shutdown (docs/observability.md).
+   */
+  #clientOrShutdown(connection: Connection, state: ConnectionState): CloseReason {
+    if (state.session !== undefined) return 'client';
+    const socket = connection as Socket;
+    return !socket.readableEnded && serverOf(socket)?.listening === false ? 'drain' : 'client';
+  }
+
   /** `'close'`: counted once, under the first reason that applied. */
   #countClose(connection: Connection, hadError: boolean): void {
     const state = this.#untrack(connection);
     if (state === undefined) return;
-    const reason = state.closeReason ?? (state.timedOut ? 'idleTimeout' : hadError ? 'error' : 'client');
+    const reason =
+      state.closeReason ?? (state.timedOut ? 'idleTimeout' : hadError ? 'error' : this.#clientOrShutdown(connection, state));
     this.#closed[reason]++;
     if (debug.enabled) debug('sock#%d closed (%s) after %d request(s)', state.id, reason, state.requests);
     if (closeChannel.hasSubscribers) {

@@ -20,8 +20,9 @@ export interface ArrivalInput {
   draining: boolean;
   /**
    * The policy's answer, where it is known: a fixed policy's, or a policy
-   * function's once asked. `undefined`: a function not asked yet (it is asked
-   * lazily, at head time, only where rules 1–3 and the drain leave it open).
+   * function's once asked. `undefined`: a function not asked yet (it is asked at
+   * the request's arrival, only where rules 1–3 and the drain leave it open, so
+   * that a close it answers stops what is pipelined behind, rule 7).
    */
   policyAnswer: PolicyAnswer | undefined;
   /** Who gave `policyAnswer`, for the reason text ("policy 'close'", "policy function"). */
@@ -42,8 +43,11 @@ export interface HeadInput extends ArrivalInput {
   delimited: boolean;
   /** The request reached the middleware (rule 6: a response written before it is Node's). */
   reachedMiddleware: boolean;
-  /** A close is already decided for this connection (`closesWhatever()` at a request's arrival, or a head, or a drain). */
-  closeDecided: boolean;
+  /**
+   * A request pipelined behind this one was refused for a close known at this
+   * one's arrival (rule 7): nobody will answer it, so the connection must end.
+   */
+  refusedBehind: boolean;
   /** A request pipelined behind this one has already been handed to its handler. */
   handledBehind: boolean;
 }
@@ -79,8 +83,8 @@ function close(closedBy: CloseReason, reason: string): Decision {
  * At arrival: the decision the head will carry unless something only known at
  * head time changes it (a handler's `Connection`, an undelimited HTTP/1.0 body, a
  * drain or the age limit reached meanwhile). A keep-alive answer here lets the
- * glue have Node write the head itself; `ASK_POLICY` means "a function decides,
- * at head time".
+ * glue have Node write the head itself; `ASK_POLICY` means "ask the function
+ * now, then decide again with its answer".
  */
 export function decideAtArrival(input: ArrivalInput): Decision | typeof ASK_POLICY {
   return rules(input, undefined, true, false);
@@ -93,11 +97,12 @@ export function decideAtArrival(input: ArrivalInput): Decision | typeof ASK_POLI
 export function decideAtHead(input: HeadInput & { policyAnswer: PolicyAnswer }): Decision | typeof LEFT_TO_NODE;
 export function decideAtHead(input: HeadInput): HeadVerdict;
 export function decideAtHead(input: HeadInput): HeadVerdict {
-  // Rule 6 — a response written before the middleware ran is Node's, except in a
-  // drain, when every response closes, and where a close is decided already: a
-  // pipelined request refused for that close (rule 7) is answered by nobody, so
-  // its connection must end.
-  if (!input.reachedMiddleware && !input.draining && !input.closeDecided) return LEFT_TO_NODE;
+  // Rule 6 — a response written before the middleware ran is Node's: nothing is
+  // added to its head and nothing closed on its account (SPEC §1), even where the
+  // policy saw the request arrive and knew it would close. Except in a drain, when
+  // every response closes, and where a request pipelined behind it was refused for
+  // that close (rule 7): nobody answers that one, so the connection must end.
+  if (!input.reachedMiddleware && !input.draining && !input.refusedBehind) return LEFT_TO_NODE;
   return rules(input, input.responseConnection, input.delimited, input.handledBehind);
 }
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decisionChannel, type DecisionMessage } from './channels.js';
 import { formatConnectionId } from './connection-id.js';
-import { closeDecided, type ConnectionState } from './connections.js';
+import type { ConnectionState } from './connections.js';
 import type { PolicyCore } from './core.js';
 import { debug } from './debug.js';
 import { decideAtHead, type LEFT_TO_NODE, type Decision, type HeadInput } from './decide.js';
@@ -9,7 +9,7 @@ import { headHook } from './head-hook.js';
 import { keepAliveValue, type HeaderValue } from './headers.js';
 import { connectionInfo, type ConnectionInfo } from './info.js';
 import { outgoingHeader, restoreNodeHint } from './node-internals.js';
-import { askPolicyFunction } from './policy-function.js';
+import type { PolicyAnswer } from './options.js';
 
 /** Statuses and methods whose responses have no body, so need no length to be delimited. */
 function isBodyless(req: IncomingMessage, res: ServerResponse): boolean {
@@ -51,7 +51,10 @@ export class HeadTime {
     const verdict = this.#decide(req, res, state, info, responseConnection);
     if ('leftToNode' in verdict) {
       // Node writes the head as it would have; put back the hint fields it copied from the server.
-      if (armed) restoreNodeHint(res);
+      if (armed && this.#core.options.advertise) restoreNodeHint(res);
+      // A close certain at this request's arrival is not carried by Node's head: the
+      // next request on the connection is handled as usual.
+      if (info.requests === state.requests) state.closePending = false;
       if (debug.enabled) debug('sock#%d req#%d left to Node: %s', info.id, info.requests, verdict.reason);
       return;
     }
@@ -81,12 +84,14 @@ export class HeadTime {
   ): Decision | typeof LEFT_TO_NODE {
     const core = this.#core;
     const http10 = req.httpVersionMinor === 0;
-    const input: HeadInput = {
+    // A function was asked at arrival (admission.ts); only a 'close' is remembered.
+    const functionClose = state.functionClose?.requests === info.requests ? state.functionClose : undefined;
+    const input: HeadInput & { policyAnswer: PolicyAnswer } = {
       requestConnection: req.headers.connection,
       http10,
       draining: core.draining,
-      policyAnswer: core.fixedAnswer,
-      policySource: core.policySource,
+      policyAnswer: core.fixedAnswer ?? (functionClose === undefined ? 'keep-alive' : 'close'),
+      policySource: functionClose?.source ?? core.policySource,
       requests: info.requests,
       maxRequests: core.options.maxRequests,
       // No clock read per response unless an age limit applies.
@@ -96,14 +101,10 @@ export class HeadTime {
       // Only HTTP/1.0 lacks chunked coding; HTTP/1.1 bodies are always delimited.
       delimited: !http10 || res.hasHeader('content-length') || isBodyless(req, res),
       reachedMiddleware: state.passed >= info.requests,
-      closeDecided: closeDecided(state),
+      refusedBehind: state.refusedBehind,
       handledBehind: state.requests > info.requests,
     };
-    const verdict = decideAtHead(input);
-    if (!('askPolicy' in verdict)) return verdict;
-    // A function is asked only here, and only where the rules before it left the answer open.
-    const asked = askPolicyFunction(core.options.policy as Exclude<typeof core.options.policy, string>, req, info);
-    return decideAtHead({ ...input, policyAnswer: asked.answer, policySource: asked.source });
+    return decideAtHead(input);
   }
 
   #writeKeepAlive(res: ServerResponse, responseConnection: HeaderValue, info: ConnectionInfo): void {

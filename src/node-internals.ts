@@ -20,7 +20,7 @@ import { Server as NetServer, type Socket } from 'node:net';
  */
 export const NODE_20_KEEP_ALIVE_BUFFER = 1000;
 
-export type ServerTimers = { keepAliveTimeout?: number; keepAliveTimeoutBuffer?: number; timeout?: number };
+export type ServerTimers = { keepAliveTimeout?: number; keepAliveTimeoutBuffer?: number; timeout?: number; listening?: boolean };
 
 export function keepAliveBufferOf(server: ServerTimers): number {
   const buffer = server.keepAliveTimeoutBuffer;

@@ -139,8 +139,10 @@ export function resolveOptions(input?: ConnectionPolicyOptions): ResolvedOptions
     allowed: 'an integer ≥ 1 or Infinity',
   });
 
+  // A timer longer than 2^31 − 1 ms fires at once in Node (TimeoutOverflowWarning):
+  // an HTTP/2 session's age timer would end it within milliseconds.
   const maxAge = option('maxAge');
-  checkNumber(WHERE, 'maxAge', maxAge, { min: 1, infinity: true, allowed: 'a number of milliseconds ≥ 1 or Infinity' });
+  checkMilliseconds(WHERE, 'maxAge', maxAge, { min: 1, infinity: true });
 
   const maxAgeJitter = option('maxAgeJitter');
   checkNumber(WHERE, 'maxAgeJitter', maxAgeJitter, { min: 0, max: 1, allowed: 'a number from 0 to 1' });
@@ -152,10 +154,14 @@ export function resolveOptions(input?: ConnectionPolicyOptions): ResolvedOptions
 
   const tcpKeepAlive = option('tcpKeepAlive');
   if (tcpKeepAlive !== false) {
+    // Node sets the delay in whole seconds (`setKeepAlive` divides by 1000 and
+    // truncates; 20–26): below 1000 ms it would be 0, which leaves the OS default
+    // (2 hours on Linux) in place without a word.
     checkNumber(WHERE, 'tcpKeepAlive', tcpKeepAlive, {
-      min: 1,
+      integer: true,
+      min: 1000,
       max: MAX_TIMER_MS,
-      allowed: 'false or a number of milliseconds ≥ 1 (the initial delay of the probes)',
+      allowed: `false or an integer number of milliseconds from 1000 to ${MAX_TIMER_MS} (the initial delay of the probes; Node sets it in whole seconds)`,
     });
   }
 

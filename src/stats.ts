@@ -10,7 +10,7 @@ export type CloseReason =
   | 'maxAge'
   /** Idle longer than `idleTimeout` between requests. */
   | 'idleTimeout'
-  /** Closed by `drain()`, gracefully or at its deadline. */
+  /** Closed by `drain()`, gracefully or at its deadline, or by the server's own `close()` (an idle connection it ended). */
   | 'drain'
   /** A socket error (reset by the peer, …). */
   | 'error';

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
+import http from 'node:http';
+import express from 'express';
 import { RawClient, get } from './helpers/raw.js';
-import { routes, useTestServer } from './helpers/servers.js';
+import { closeServer, listen, routes, useTestServer } from './helpers/servers.js';
 import { connectionPolicy } from '../src/index.js';
 
 // `advertise`: Keep-Alive: timeout=T with T = max(1, floor(idleTimeout / 1000) − 1),
@@ -48,6 +50,32 @@ describe('advertise', () => {
     expect(res.header('connection')).to.equal('keep-alive');
     expect(res.count('keep-alive')).to.equal(0);
   });
+
+  for (const policy of ['keep-alive', 'close'] as const) {
+    it(`advertise: false on an attached server: no hint either on a response written before the middleware (policy '${policy}')`, async () => {
+      // Node would write its own hint from the keepAliveTimeout attach() aligned
+      // (timeout=64): the policy's value, which advertise: false turns off.
+      const policyMiddleware = connectionPolicy({ advertise: false, policy });
+      const app = express();
+      app.get('/early', (req, res) => void res.send('early'));
+      app.use(policyMiddleware);
+      app.use((req, res) => void res.send('late'));
+      const server = policyMiddleware.attach(http.createServer(app));
+      const port = await listen(server);
+      try {
+        const c = await RawClient.connect(port);
+        try {
+          c.write(get('/early'));
+          const res = await c.response();
+          expect([res.body, res.header('connection'), res.count('keep-alive')]).to.deep.equal(['early', 'keep-alive', 0]);
+        } finally {
+          c.destroy();
+        }
+      } finally {
+        await closeServer(server);
+      }
+    });
+  }
 
   it("drops a handler's own Keep-Alive header with advertise: false", async () => {
     await fx.start(

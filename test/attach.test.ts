@@ -78,6 +78,48 @@ describe('policy.attach(server)', () => {
     expect(policy.stats().closed.maxRequests).to.equal(1);
   });
 
+  it("rule 6 on an attached server: a route before the middleware gets Node's head, whatever the policy says", async () => {
+    // The listener admits /early before any route, and policy 'close' is certain
+    // at arrival; the route answers before the middleware. SPEC rule 6: nothing is
+    // added (no Connection, no id) and nothing is closed on its account.
+    const policy = connectionPolicy({ policy: 'close', exposeConnectionId: true });
+    const app = express();
+    app.get('/early', (req, res) => void res.send('early'));
+    app.use(policy);
+    app.use((req, res) => void res.send('late'));
+    const port = await serve(policy.attach(http.createServer(app)));
+    const c = await send(port, get('/early'));
+    const early = await c.response();
+    expect([early.body, early.header('connection'), early.header('x-connection-id')]).to.deep.equal([
+      'early',
+      'keep-alive',
+      undefined,
+    ]);
+    c.write(get('/late'));
+    const late = await c.response();
+    expect([late.body, late.header('connection')]).to.deep.equal(['late', 'close']);
+    expect(late.header('x-connection-id')).to.match(/^\d+;req=2$/);
+    expect((await c.closed(2000)).kind).to.equal('fin');
+    expect(policy.stats().closed.policy).to.equal(1);
+  });
+
+  it('rule 6 with attach() alone (a framework without its adapter): every response is left to Node, the last as the first', async () => {
+    const policy = connectionPolicy({ maxRequests: 2, exposeConnectionId: true });
+    const server = policy.attach(http.createServer((req, res) => res.end('plain')));
+    const port = await serve(server);
+    const c = await send(port, get('/1'));
+    const heads: Array<[string | undefined, string | undefined, string | undefined]> = [];
+    for (let i = 2; i <= 4; i++) {
+      const res = await c.response();
+      heads.push([res.header('connection'), res.header('keep-alive'), res.header('x-connection-id')]);
+      c.write(get(`/${i}`));
+    }
+    const nodeHead = ['keep-alive', `timeout=${Math.floor(server.keepAliveTimeout / 1000)}`, undefined];
+    expect(heads).to.deep.equal([nodeHead, nodeHead, nodeHead]);
+    await c.response();
+    expect(policy.stats()).to.include({ requests: 4, open: 1 });
+  });
+
   it('aligns keepAliveTimeout and keeps headersTimeout ≤ requestTimeout', () => {
     const server = http.createServer();
     server.requestTimeout = 20_000;

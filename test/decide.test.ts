@@ -32,7 +32,7 @@ const BASE: HeadInput = {
   responseConnection: undefined,
   delimited: true,
   reachedMiddleware: true,
-  closeDecided: false,
+  refusedBehind: false,
   handledBehind: false,
 };
 const closePolicy = { policyAnswer: 'close', policySource: "policy 'close'" } as const;
@@ -113,8 +113,8 @@ const TABLE: Row[] = [
     'drain',
   ],
   [
-    'rule 6 yields to a close already decided: a request refused behind it must not be left unanswered',
-    { reachedMiddleware: false, closeDecided: true, requests: 5, maxRequests: 5 },
+    'rule 6 yields where a request pipelined behind it was refused for a close: that one must not be left unanswered',
+    { reachedMiddleware: false, refusedBehind: true, requests: 5, maxRequests: 5 },
     false,
     'maxRequests',
   ],
@@ -149,6 +149,10 @@ describe('decideAtHead() (pure)', () => {
 
   it('rule 6: a response written before the middleware ran is left to Node, whatever else holds', () => {
     expect(decideAtHead({ ...BASE, reachedMiddleware: false })).to.equal(LEFT_TO_NODE);
+    // A close certain at arrival (a limit, the policy's answer) is not the policy's to put on such a head.
+    expect(decideAtHead({ ...BASE, reachedMiddleware: false, requests: 5, maxRequests: 5, policyAnswer: 'close' })).to.equal(
+      LEFT_TO_NODE,
+    );
     expect(decideAtHead({ ...BASE, reachedMiddleware: false, requestConnection: 'close', policyAnswer: 'close' })).to.equal(
       LEFT_TO_NODE,
     );
@@ -169,18 +173,18 @@ describe('decideAtHead() (pure)', () => {
 describe('decideAtArrival() (pure)', () => {
   it('is the head-time decision with nothing changed by the handler', () => {
     for (const [, input] of TABLE) {
-      const { responseConnection, delimited, reachedMiddleware, closeDecided, handledBehind, ...arrival } = {
+      const { responseConnection, delimited, reachedMiddleware, refusedBehind, handledBehind, ...arrival } = {
         ...BASE,
         ...input,
       };
       // What only the head knows: the handler's say, the body, who came behind.
       if (responseConnection !== undefined || !delimited || !reachedMiddleware || handledBehind) continue;
-      void closeDecided;
+      void refusedBehind;
       expect(decideAtArrival(arrival)).to.deep.equal(decideAtHead({ ...BASE, ...input }));
     }
   });
 
-  it('says a policy function decides at head time', () => {
+  it('says a policy function is to be asked (at arrival, by the glue)', () => {
     expect(decideAtArrival({ ...ARRIVAL, policyAnswer: undefined })).to.equal(ASK_POLICY);
     expect(decideAtArrival({ ...ARRIVAL, policyAnswer: undefined, requestConnection: 'close' })).to.have.property(
       'closedBy',

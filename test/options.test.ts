@@ -22,9 +22,13 @@ const BAD: Bad[] = [
   ['maxRequests', NaN, RangeError, /integer ≥ 1 or Infinity/],
   ['maxRequests', -Infinity, RangeError, /integer ≥ 1 or Infinity/],
   ['maxRequests', '10', TypeError, /integer ≥ 1 or Infinity/],
-  ['maxAge', 0, RangeError, /milliseconds ≥ 1 or Infinity/],
-  ['maxAge', NaN, RangeError, /milliseconds ≥ 1 or Infinity/],
-  ['maxAge', true, TypeError, /milliseconds ≥ 1 or Infinity/],
+  ['maxAge', 0, RangeError, /milliseconds from 1 to 2147483647, or Infinity/],
+  ['maxAge', NaN, RangeError, /milliseconds from 1 to 2147483647, or Infinity/],
+  ['maxAge', true, TypeError, /milliseconds from 1 to 2147483647, or Infinity/],
+  // 30 days: past Node's timer limit, where a timer fires at once.
+  ['maxAge', 30 * 24 * 3600 * 1000, RangeError, /milliseconds from 1 to 2147483647, or Infinity/],
+  ['maxAge', 2 ** 31, RangeError, /milliseconds from 1 to 2147483647/],
+  ['maxAge', 1.5, RangeError, /integer number of milliseconds/],
   ['maxAgeJitter', 1.5, RangeError, /from 0 to 1/],
   ['maxAgeJitter', -0.1, RangeError, /from 0 to 1/],
   ['maxAgeJitter', NaN, RangeError, /from 0 to 1/],
@@ -33,9 +37,13 @@ const BAD: Bad[] = [
   ['advertise', 1, TypeError, /true or false/],
   ['noDelay', 0, TypeError, /true or false/],
   ['noDelay', null, TypeError, /true or false/],
-  ['tcpKeepAlive', true, TypeError, /false or a number of milliseconds ≥ 1/],
-  ['tcpKeepAlive', 0, RangeError, /false or a number of milliseconds ≥ 1/],
-  ['tcpKeepAlive', NaN, RangeError, /false or a number of milliseconds ≥ 1/],
+  ['tcpKeepAlive', true, TypeError, /false or an integer number of milliseconds from 1000/],
+  ['tcpKeepAlive', 0, RangeError, /false or an integer number of milliseconds from 1000/],
+  ['tcpKeepAlive', NaN, RangeError, /false or an integer number of milliseconds from 1000/],
+  // Node sets whole seconds: 500 ms would silently mean the OS default (2 hours on Linux).
+  ['tcpKeepAlive', 500, RangeError, /from 1000 .*whole seconds/],
+  ['tcpKeepAlive', 999, RangeError, /from 1000/],
+  ['tcpKeepAlive', 1500.5, RangeError, /integer/],
   ['exposeConnectionId', 'bad header', TypeError, /valid header name/],
   ['exposeConnectionId', '', TypeError, /valid header name/],
   ['exposeConnectionId', 1, TypeError, /boolean or a valid header name/],
@@ -115,11 +123,12 @@ describe('connectionPolicy(options)', () => {
         maxAgeJitter: 0,
         advertise: false,
         noDelay: false,
-        tcpKeepAlive: 1,
+        tcpKeepAlive: 1000,
         exposeConnectionId: 'X-Conn-Id',
       });
       expect(p.options.exposeConnectionId).to.equal('x-conn-id');
       expect(() => connectionPolicy({ maxRequests: 1, maxAge: 1, maxAgeJitter: 1, idleTimeout: 2 ** 31 - 1 })).not.to.throw();
+      expect(() => connectionPolicy({ maxAge: 2 ** 31 - 1, tcpKeepAlive: 2 ** 31 - 1 })).not.to.throw();
     });
 
     it('returns a frozen copy and never changes the caller’s object', () => {

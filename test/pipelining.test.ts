@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import type { IncomingMessage } from 'node:http';
 import { RawClient, get } from './helpers/raw.js';
 import { eventually } from './helpers/wait.js';
 import { FLAVORS, routes, useTestServer, type TestServer } from './helpers/servers.js';
@@ -43,7 +44,7 @@ for (const flavor of FLAVORS) {
     // before the first head is written.
     for (const [label, policy] of [
       ['', 'keep-alive'],
-      [' (a policy function, asked only at head time)', () => 'keep-alive' as const],
+      [' (a policy function)', () => 'keep-alive' as const],
     ] as const) {
       it(`with maxRequests${label}, runs no handler for a request pipelined behind the limit`, async () => {
         const handled: string[] = [];
@@ -63,6 +64,27 @@ for (const flavor of FLAVORS) {
         expect(ts.policy.stats().closed.maxRequests).to.equal(1);
       });
     }
+
+    it("a policy function's close for the second of three pipelined requests: a, b with Connection: close, a FIN, and no c", async () => {
+      // SPEC rule 7: whatever decided the close, nothing is written after it — the
+      // function is asked when b arrives, so c (behind it) reaches no handler.
+      const handled: string[] = [];
+      const policy = (req: IncomingMessage) => (req.url!.startsWith('/b') ? 'close' : 'keep-alive');
+      ts = await fx.start(flavor, { policy }, (req, res) => {
+        handled.push(req.url ?? '');
+        routes(req, res);
+      });
+      // b answers a moment later: c has arrived (and, before the fix, reached its handler) by then.
+      client = await fx.send(get('/a?ms=60') + get('/b?ms=5') + get('/c'));
+      const a = await client.response();
+      const b = await client.response();
+      expect([a.body, a.header('connection')]).to.deep.equal(['ok', 'keep-alive']);
+      expect([b.body, b.header('connection'), b.header('keep-alive')]).to.deep.equal(['ok', 'close', undefined]);
+      expect((await client.closed(2000)).kind).to.equal('fin');
+      expect(client.rest).to.equal('');
+      expect(handled).to.deep.equal(['/a?ms=60', '/b?ms=5']);
+      expect(ts.policy.stats().closed.policy).to.equal(1);
+    });
 
     it('a drain started while pipelined requests are with their handlers answers them all; the last closes', async () => {
       const handled: string[] = [];

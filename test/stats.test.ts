@@ -55,3 +55,26 @@ describe('policy.stats()', () => {
     expect(stats.accepted).to.equal(6);
   });
 });
+
+describe("stats(): the server's own close()", () => {
+  const fx = useTestServer();
+
+  for (const attach of [false, true]) {
+    it(`counts idle connections that server.close() ends under drain, not client${attach ? ' (attached)' : ''}`, async () => {
+      const ts = await fx.start('express5', {}, (req, res) => void res.end('x'), { attach });
+      const a = await fx.connect();
+      const b = await fx.connect();
+      for (const c of [a, b]) {
+        c.write(get('/'));
+        await c.response();
+      }
+      // b says goodbye itself first: that one is the client's.
+      b.socket.end();
+      await until(ts, (s) => s.open === 1);
+      ts.server.close();
+      expect((await a.closed(2000)).kind).to.equal('fin');
+      const after = await until(ts, (s) => s.open === 0);
+      expect(after.closed).to.include({ client: 1, drain: 1 });
+    });
+  }
+});
