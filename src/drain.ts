@@ -4,6 +4,7 @@ import { debug } from './debug.js';
 import type { DrainSignals } from './drain-signal.js';
 import { optionError } from './errors.js';
 import type { Transport } from './http1.js';
+import { isHttp2Server } from './http2.js';
 import { stopAccepting } from './node-internals.js';
 import type { DrainResult } from './stats.js';
 import { checkMilliseconds, checkOptionsObject, given } from './validate.js';
@@ -173,8 +174,14 @@ class Drain {
       if (transport.busy(connection) || transport.upgraded(connection)) continue;
       transport.closeIdle(connection, () => this.#closing(connection));
     }
-    // Node's own close: stops accepting, sweeps its idle connections, clears its timers.
-    for (const server of servers) server.close();
+    // Node's own close: stops accepting, sweeps its idle connections, clears its
+    // timers. Not an HTTP/2 server's: on 24 and later it sends every session a
+    // GOAWAY naming its last stream at once (`closeAllSessions()`), which would
+    // overtake the two-phase GOAWAY (SPEC §5); on 20 and 22 it only stops accepting.
+    for (const server of servers) {
+      if (isHttp2Server(server)) stopAccepting(server);
+      else server.close();
+    }
   }
 
   /** The deadline: whatever is left is destroyed. */
