@@ -12,7 +12,7 @@ import { connectionInfo, setConnectionInfo, type ConnectionInfo } from './info.j
 import type { PolicyFunction } from './options.js';
 import { askPolicyFunction } from './policy-function.js';
 import { serverOf, setKeepAliveHint } from './node-internals.js';
-import { alignServerTimers } from './server.js';
+import { alignServerTimers, listenAlongside } from './server.js';
 
 type Next = (err?: unknown) => void;
 
@@ -41,6 +41,11 @@ export class Admission {
   /** The same for HTTP/2 servers: streams to http2.ts, HTTP/1.1 requests admitted in full. */
   readonly #onHttp2ServerRequest: (req: IncomingMessage, res: ServerResponse) => void;
   readonly middleware: (req: IncomingMessage, res: ServerResponse, next: Next) => void;
+  /** `'connect'` and `'upgrade'`: the socket is the app's listener's now. */
+  readonly #onLeftHttp = (req: IncomingMessage, socket: Socket): void => {
+    const state = this.#core.tracker.get(socket);
+    if (state !== undefined) this.#core.idle.leftHttp(socket, state, req.method === 'CONNECT' ? 'CONNECT' : 'upgraded');
+  };
 
   constructor(core: PolicyCore) {
     this.#core = core;
@@ -85,7 +90,14 @@ export class Admission {
   adopt(server: HttpServer | AnyHttp2Server): void {
     if (this.#adopted.has(server)) return;
     this.#adopted.add(server);
-    server.prependListener('request', isHttp2Server(server) ? this.#onHttp2ServerRequest : this.onRequest);
+    // An HTTP/2 server that only listens for 'stream' must not get Node's
+    // compatibility layer because of us: our 'request' listener joins the app's.
+    if (isHttp2Server(server)) listenAlongside(server, 'request', this.#onHttp2ServerRequest);
+    else server.prependListener('request', this.onRequest);
+    // A socket handed to the app's 'connect' or 'upgrade' listener leaves HTTP:
+    // no timer of ours stays on it (SPEC §1, attach()).
+    listenAlongside(server, 'connect', this.#onLeftHttp);
+    listenAlongside(server, 'upgrade', this.#onLeftHttp);
     // An HTTP/2 server's HTTP/1.1 connections (allowHTTP1) run on Node's HTTP/1
     // server code, which reads the same timer fields from the server.
     alignServerTimers(server as HttpServer, this.#core.options.idleTimeout);

@@ -1,6 +1,6 @@
 import { channel } from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { ConnectionInfo } from './info.js';
 import type { CloseReason } from './stats.js';
@@ -16,9 +16,12 @@ export const CLOSE_CHANNEL = 'express-connection-policy:close';
 
 /** A message on `DECISION_CHANNEL`: once per response, with the decision its head carries. */
 export interface DecisionMessage {
-  /** An HTTP/2 server's compatibility-API objects for its streams. */
-  request: IncomingMessage | Http2ServerRequest;
-  response: ServerResponse | Http2ServerResponse;
+  /**
+   * An HTTP/2 server's compatibility-API objects for its streams; on a server that
+   * uses the `'stream'` API alone, the `ServerHttp2Stream` (as both).
+   */
+  request: IncomingMessage | Http2ServerRequest | ServerHttp2Stream;
+  response: ServerResponse | Http2ServerResponse | ServerHttp2Stream;
   info: ConnectionInfo;
   keepAlive: boolean;
   /** The text `NODE_DEBUG=connection-policy` logs. */

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { closeChannel, type CloseMessage } from './channels.js';
 import { connectionIdOf } from './connection-id.js';
 import { debug } from './debug.js';
-import { isHttpSocket, openStreamCount, responseInFlight, serverOf } from './node-internals.js';
+import { isHttpSocket, openStreamCount, responseInFlight, serverOf, setSocketTimeout } from './node-internals.js';
 import type { ResolvedOptions } from './options.js';
 import { nodeIdleTimerOf } from './server.js';
 import { emptyClosedCounts, type CloseReason, type ConnectionStats } from './stats.js';
@@ -213,9 +213,13 @@ export class ConnectionTracker {
 
   #applyTcpOptions(socket: Socket): void {
     const options = this.#options;
+    // A server may be fed any Duplex (`server.emit('connection', stream)`, Node's
+    // docs): TCP options only where the stream has them, as Node's own server checks.
     // Only ever turn Nagle off: a server that asked for it keeps it when noDelay is false.
-    if (options.noDelay) socket.setNoDelay(true);
-    if (options.tcpKeepAlive !== false) socket.setKeepAlive(true, options.tcpKeepAlive);
+    if (options.noDelay && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
+    if (options.tcpKeepAlive !== false && typeof socket.setKeepAlive === 'function') {
+      socket.setKeepAlive(true, options.tcpKeepAlive);
+    }
   }
 
   /** A request arrived: count it (the idle timer is idle.ts's). */
@@ -269,7 +273,7 @@ export class ConnectionTracker {
     if (!isHttpSocket(socket)) {
       // Our idle timer outlived an upgrade: Node no longer destroys on it, and
       // neither do we; the connection is its 'upgrade' listener's now.
-      socket.setTimeout(0);
+      setSocketTimeout(socket, 0);
       if (debug.enabled) debug('sock#%d left HTTP (upgraded): idle timer off', state.id);
       return;
     }

@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import type { Http2ServerRequest } from 'node:http2';
+import type { Http2ServerRequest, ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Connection, ConnectionTracker } from './connections.js';
 import { debug } from './debug.js';
@@ -18,15 +18,21 @@ function abortReason(): DrainAbortReason {
   return err;
 }
 
+/** A stream of an HTTP/2 server that uses the `'stream'` API alone (it has no request object). */
+function isStream(req: Request): req is ServerHttp2Stream {
+  return (req as Partial<IncomingMessage>).httpVersionMajor === undefined && 'session' in req;
+}
+
 /** The connection a request arrived on: its socket, or its HTTP/2 session. */
 function connectionOf(req: Request | null | undefined): Connection | undefined {
   if (req === null || typeof req !== 'object') return undefined;
+  if (isStream(req)) return (req.session as Connection | undefined) ?? undefined;
   if (req.httpVersionMajor === 2) return (req as Http2ServerRequest).stream?.session as Connection | undefined;
   return (req as Partial<IncomingMessage>).socket ?? undefined;
 }
 
-/** A request that asked for its signal and has not ended yet. */
-type Request = IncomingMessage | Http2ServerRequest;
+/** A request that asked for its signal and has not ended yet (on a `'stream'`-only HTTP/2 server, its stream). */
+type Request = IncomingMessage | Http2ServerRequest | ServerHttp2Stream;
 
 interface Waiting {
   readonly req: Request;
@@ -101,7 +107,8 @@ export class DrainSignals {
   #wait(req: Request, connection: Connection, controller: AbortController): Waiting {
     // An upgraded request (asked from the 'upgrade' listener, when Node has already
     // handed the socket over) never emits 'close'; its socket does.
-    const emitter: EventEmitter = req.httpVersionMajor === 2 || isHttpSocket(connection as Socket) ? req : connection;
+    const emitter: EventEmitter =
+      isStream(req) || req.httpVersionMajor === 2 || isHttpSocket(connection as Socket) ? req : connection;
     const ended = () => this.#waiting.delete(waiting);
     const waiting: Waiting = { req, connection, controller, release: () => emitter.removeListener('close', ended) };
     emitter.once('close', ended);
@@ -133,7 +140,10 @@ export class DrainSignals {
     if (state !== undefined && state.session === undefined && !isHttpSocket(waiting.connection as Socket)) {
       this.#tracker.markClosing(state, 'drain');
     }
-    if (debug.enabled) debug('sock#%d drain signal aborted (%s %s)', state?.id ?? 0, waiting.req.method, waiting.req.url);
+    if (debug.enabled) {
+      const req = waiting.req;
+      debug('sock#%d drain signal aborted (%s)', state?.id ?? 0, isStream(req) ? `stream ${req.id}` : `${req.method} ${req.url}`);
+    }
     waiting.controller.abort(abortReason());
   }
 }

@@ -26,9 +26,12 @@ export function headHook(listener: HeadListener): (res: ServerResponse) => void 
     if (!this.headersSent) {
       const given = (typeof reason === 'string' ? headers : reason) as HeaderList;
       // One comparison for the usual call, writeHead(status) from res.end(): nothing passed.
-      if (given != null && mentionsConnection(given)) {
-        // The listener must see (and may override) a Connection or Keep-Alive passed
-        // here: move every header passed into the response first, as on-headers does.
+      // Moved into the response first: headers that mention Connection or Keep-Alive
+      // (the listener must see, and may override, them, as with on-headers), and
+      // every list. Once the listener has set a field, Node's writeHead merges what
+      // it is passed with setHeader() (20–26): a list's repeated names would collapse
+      // to the last, and `[[name, value], …]` throws ERR_INVALID_ARG_VALUE there.
+      if (given != null && (Array.isArray(given) || mentionsConnection(given))) {
         moveHeaders(this, given);
         if (this.statusCode !== statusCode) this.statusCode = statusCode;
         listener.call(this);
@@ -70,11 +73,13 @@ function moveHeaders(res: ServerResponse, headers: NonNullable<HeaderList>): voi
   if (!Array.isArray(headers)) {
     // An undefined value throws in setHeader, as it does in Node's own writeHead.
     for (const [name, value] of Object.entries(headers)) res.setHeader(name, value as string);
-  } else if (headers.length > 0 && Array.isArray(headers[0])) {
-    for (const [name, value] of headers as unknown as Array<[string, string]>) res.setHeader(name, value);
   } else {
-    // Repeated names in a flat list are repeated fields.
-    for (let i = 0; i < headers.length; i += 2) res.removeHeader(String(headers[i]));
-    for (let i = 0; i < headers.length; i += 2) res.appendHeader(String(headers[i]), headers[i + 1] as string);
+    // Repeated names in a list are repeated fields, as Node writes a list it is given alone.
+    const pairs = headers.length > 0 && Array.isArray(headers[0]);
+    const step = pairs ? 1 : 2;
+    const nameAt = (i: number) => String(pairs ? (headers[i] as unknown[])[0] : headers[i]);
+    const valueAt = (i: number) => (pairs ? (headers[i] as unknown[])[1] : headers[i + 1]) as string;
+    for (let i = 0; i < headers.length; i += step) res.removeHeader(nameAt(i));
+    for (let i = 0; i < headers.length; i += step) res.appendHeader(nameAt(i), valueAt(i));
   }
 }

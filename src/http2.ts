@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import {
   constants,
+  type IncomingHttpHeaders,
   type Http2SecureServer,
   type Http2Server,
   type Http2ServerRequest,
@@ -24,6 +25,34 @@ import { openStreamCount, watchSessions } from './node-internals.js';
 import type { CloseReason } from './stats.js';
 
 export type AnyHttp2Server = Http2Server | Http2SecureServer;
+
+/**
+ * What a policy function is asked with on a server that uses the `'stream'` API
+ * alone (there is no request object): the fields a function reads of a request —
+ * `method`, `url`, `headers`, the HTTP version — and the `stream` itself.
+ */
+export interface StreamRequestView {
+  readonly method: string | undefined;
+  readonly url: string | undefined;
+  readonly headers: IncomingHttpHeaders;
+  readonly httpVersion: '2.0';
+  readonly httpVersionMajor: 2;
+  readonly httpVersionMinor: 0;
+  readonly stream: ServerHttp2Stream;
+}
+
+function requestView(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): IncomingMessage {
+  const view: StreamRequestView = {
+    method: headers[':method'],
+    url: headers[':path'],
+    headers,
+    httpVersion: '2.0',
+    httpVersionMajor: 2,
+    httpVersionMinor: 0,
+    stream,
+  };
+  return view as unknown as IncomingMessage;
+}
 
 /** `http2.createServer()` / `createSecureServer()`: the only servers with `updateSettings()`. */
 export function isHttp2Server(server: unknown): server is AnyHttp2Server {
@@ -81,10 +110,13 @@ export class Http2Sessions {
     // The server's 'stream', ahead of the compatibility API's listener (which turns
     // a stream into a 'request'): each stream is counted and decided before any
     // handler sees it.
-    server.prependListener('stream', (stream: ServerHttp2Stream) => {
+    server.prependListener('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
       const session = stream.session as ServerHttp2Session | undefined;
       const state = session === undefined ? undefined : this.#core.tracker.get(session);
-      if (state?.session !== undefined) this.#onStream(session!, state, stream);
+      // Whether the compatibility API will turn this stream into a 'request' (it is
+      // on once anything listens for 'request'; admission.ts adds ours only then).
+      const compat = server.listenerCount('request') > 0;
+      if (state?.session !== undefined) this.#onStream(session!, state, stream, compat ? undefined : headers);
     });
   }
 
@@ -130,7 +162,17 @@ export class Http2Sessions {
     }, idleTimeout / IDLE_CHECKS).unref();
   }
 
-  #onStream(session: ServerHttp2Session, state: ConnectionState, stream: ServerHttp2Stream): void {
+  /**
+   * A stream arrives. `headers` only on a server that uses the `'stream'` API
+   * alone: no `'request'` will follow, so the stream is decided and reported here
+   * (`connectionInfo(stream)`; a policy function is asked with a request view).
+   */
+  #onStream(
+    session: ServerHttp2Session,
+    state: ConnectionState,
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders | undefined,
+  ): void {
     const s = state.session!;
     if (s.goawaySent) {
       // Above the last stream a GOAWAY named: not processed; the client retries it (RFC 9113 §6.8).
@@ -141,11 +183,22 @@ export class Http2Sessions {
     const id = stream.id!;
     if (id > s.lastStreamId) s.lastStreamId = id;
     this.#core.tracker.countRequest(state);
-    const decided = decideAtArrival(this.#input(state, state.requests, this.#core.fixedAnswer));
-    // A function is asked with the request, in onRequest().
+    const requests = state.requests;
+    const decided = decideAtArrival(this.#input(state, requests, this.#core.fixedAnswer));
+    // A function is asked with the request: in onRequest(), or here with a view of the stream's.
     const verdict = 'askPolicy' in decided ? undefined : decided;
-    this.#current = { stream, state, requests: state.requests, verdict };
     if (verdict !== undefined) this.#apply(session, state, stream, verdict);
+    if (headers === undefined) {
+      this.#current = { stream, state, requests, verdict };
+      return;
+    }
+    const info = this.#info(state, requests);
+    setConnectionInfo(stream, info);
+    this.#report(stream, stream, state, info, verdict, () => requestView(stream, headers));
+  }
+
+  #info(state: ConnectionState, requests: number): ConnectionInfo {
+    return { id: state.id, requests, reused: requests > 1, openedAt: state.openedAt };
   }
 
   /**
@@ -160,25 +213,32 @@ export class Http2Sessions {
     // Refused above a GOAWAY's last stream, or a session the policy does not track.
     if (current === undefined || current.stream !== stream) return;
     const { state, requests } = current;
-    const info: ConnectionInfo = { id: state.id, requests, reused: requests > 1, openedAt: state.openedAt };
+    const info = this.#info(state, requests);
     setConnectionInfo(req, info);
     const header = this.#core.options.exposeConnectionId;
     if (header !== false) res.setHeader(header, formatConnectionId(state.id, requests));
-    let verdict = current.verdict;
+    this.#report(req, res, state, info, current.verdict, () => req as unknown as IncomingMessage);
+  }
+
+  /** A policy function's answer where none was known at arrival, then the decision channel. */
+  #report(
+    request: DecisionMessage['request'],
+    response: DecisionMessage['response'],
+    state: ConnectionState,
+    info: ConnectionInfo,
+    known: Decision | undefined,
+    askWith: () => IncomingMessage,
+  ): void {
+    let verdict = known;
     if (verdict === undefined) {
       const fn = this.#core.options.policy as PolicyFunction;
-      const asked = askPolicyFunction(fn, req as unknown as IncomingMessage, info);
-      verdict = decideAtArrival({ ...this.#input(state, requests, asked.answer), policySource: asked.source }) as Decision;
+      const asked = askPolicyFunction(fn, askWith(), info);
+      verdict = decideAtArrival({ ...this.#input(state, info.requests, asked.answer), policySource: asked.source }) as Decision;
+      const stream = 'stream' in request ? request.stream : (request as ServerHttp2Stream);
       this.#apply(stream.session as ServerHttp2Session, state, stream, verdict);
     }
     if (decisionChannel.hasSubscribers) {
-      const message: DecisionMessage = {
-        request: req,
-        response: res,
-        info,
-        keepAlive: verdict.keepAlive,
-        reason: verdict.reason,
-      };
+      const message: DecisionMessage = { request, response, info, keepAlive: verdict.keepAlive, reason: verdict.reason };
       decisionChannel.publish(message);
     }
   }

@@ -1,7 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ConnectionState, ConnectionTracker } from './connections.js';
-import { responseInFlight, serverOf } from './node-internals.js';
+import { debug } from './debug.js';
+import { responseInFlight, serverOf, setSocketTimeout } from './node-internals.js';
 import { nodeIdleTimerOf } from './server.js';
 
 /**
@@ -40,7 +41,7 @@ export class IdleTimers {
 
   /** The connection has nothing in flight and is kept alive: it may sit idle for `idleTimeout`. */
   arm(socket: Socket, state: ConnectionState, afterResponse: boolean): void {
-    socket.setTimeout(this.#idleTimeout);
+    setSocketTimeout(socket, this.#idleTimeout);
     state.idleArmed = !afterResponse || nodeIdleTimerOf(serverOf(socket)) === 0;
   }
 
@@ -48,9 +49,31 @@ export class IdleTimers {
   requestStarted(socket: Socket, state: ConnectionState): void {
     if (!state.idleArmed) return;
     // Restore what Node would (`server.timeout`): Node disarms only its own timer.
-    socket.setTimeout(serverOf(socket)?.timeout || 0);
+    setSocketTimeout(socket, serverOf(socket)?.timeout || 0);
     state.idleArmed = false;
     state.timedOut = false;
+  }
+
+  /**
+   * Accept: a connection that never sends a request is idle from the start. Not
+   * where the server has a socket timeout of its own (`server.setTimeout()`, armed
+   * by Node at accept): that one keeps its meaning before the first request.
+   */
+  accepted(socket: Socket, state: ConnectionState): void {
+    if (socket.destroyed || (serverOf(socket)?.timeout ?? 0) > 0) return;
+    this.arm(socket, state, false);
+  }
+
+  /**
+   * The socket left HTTP (a CONNECT tunnel or an upgrade, handed to the app's
+   * listener): no timer of the policy's stays on it; Node's `server.timeout` is
+   * what it would have had.
+   */
+  leftHttp(socket: Socket, state: ConnectionState, how: 'upgraded' | 'CONNECT'): void {
+    if (debug.enabled) debug('sock#%d left HTTP (%s): idle timer off', state.id, how);
+    if (!state.idleArmed) return;
+    setSocketTimeout(socket, serverOf(socket)?.timeout || 0);
+    state.idleArmed = false;
   }
 
   /** After this response, where Node's own timer is not `idleTimeout`. */

@@ -1,6 +1,9 @@
 /**
- * express-connection-policy: explicit, correct and observable HTTP/1.1 connection
- * handling for Express and node:http. This file is the whole public surface.
+ * express-connection-policy: explicit, correct and observable HTTP/1.1 and HTTP/2
+ * connection handling for Express, node:http and node:http2. This file is the
+ * public surface of the main entry point; the test helpers are
+ * `express-connection-policy/testing` (src/testing/index.ts) and the doctor is the
+ * package's `connection-doctor` bin (src/doctor/cli.ts).
  */
 export { connectionPolicy, type ConnectionPolicy } from './policy.js';
 export { connectionInfo, type ConnectionInfo } from './info.js';

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { Http2ServerRequest } from 'node:http2';
+import type { Http2ServerRequest, ServerHttp2Stream } from 'node:http2';
 
 /** What the server knows of the connection a request arrived on. */
 export interface ConnectionInfo {
@@ -24,17 +24,21 @@ export interface ConnectionInfo {
  */
 const kInfo = Symbol.for('express-connection-policy.info');
 
-type WithInfo = (IncomingMessage | Http2ServerRequest) & { [kInfo]?: ConnectionInfo };
+/** What carries a `ConnectionInfo`: a request, or the stream of a `'stream'`-only HTTP/2 server. */
+export type InfoCarrier = IncomingMessage | Http2ServerRequest | ServerHttp2Stream;
 
-export function setConnectionInfo(req: IncomingMessage | Http2ServerRequest, info: ConnectionInfo): void {
+type WithInfo = InfoCarrier & { [kInfo]?: ConnectionInfo };
+
+export function setConnectionInfo(req: InfoCarrier, info: ConnectionInfo): void {
   (req as WithInfo)[kInfo] = info;
 }
 
 /**
  * The `ConnectionInfo` of a request that went through `connectionPolicy()` (or
- * arrived on a server it is attached to, HTTP/2 streams included), or
+ * arrived on a server it is attached to, HTTP/2 requests included; on an HTTP/2
+ * server that uses the `'stream'` API alone, pass the `ServerHttp2Stream`), or
  * `undefined` for one that did not.
  */
-export function connectionInfo(req: IncomingMessage | Http2ServerRequest): ConnectionInfo | undefined {
+export function connectionInfo(req: InfoCarrier): ConnectionInfo | undefined {
   return (req as WithInfo)[kInfo];
 }

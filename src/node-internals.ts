@@ -36,6 +36,15 @@ export function serverOf(socket: Socket): ServerTimers | undefined {
 }
 
 /**
+ * `socket.setTimeout(ms)` where the connection has one: a server may be fed any
+ * Duplex (`server.emit('connection', stream)`), and Node's own server checks
+ * `typeof socket.setTimeout === 'function'` before arming its timers (20–26).
+ */
+export function setSocketTimeout(socket: Socket, ms: number): void {
+  if (typeof socket.setTimeout === 'function') socket.setTimeout(ms);
+}
+
+/**
  * Whether Node's HTTP server still drives the socket. Node's HTTP server adds its
  * own `'timeout'` listener to every connection and takes it off when the
  * connection is upgraded (WebSocket) and handed to an `'upgrade'` listener; with

@@ -15,7 +15,7 @@ export interface ConnectionPolicyOptions {
   /**
    * `'keep-alive'`: persistence as RFC 9112 §9.3 says. `'close'`: every response
    * carries `Connection: close` and the server closes after it. A function decides
-   * per request, just before the response head is written.
+   * per request, when the request arrives (before any handler; rule 7).
    * @default 'keep-alive'
    */
   policy?: PolicyAnswer | PolicyFunction | undefined;
@@ -45,8 +45,10 @@ export interface ConnectionPolicyOptions {
    */
   maxAgeJitter?: number | undefined;
   /**
-   * Send `Keep-Alive: timeout=T[, max=N]` on kept-alive responses, with T one second
-   * below what the server enforces.
+   * Send `Keep-Alive: timeout=T[, max=N]` on kept-alive responses, with
+   * T = max(1, floor(idleTimeout / 1000) − 1): at least one second below what the
+   * server enforces from an `idleTimeout` of 2000 ms on; below that the hint is 1 s,
+   * which is not below (HTTP has no shorter hint).
    * @default true
    */
   advertise?: boolean | undefined;
@@ -110,9 +112,11 @@ const OPTION_NAMES = Object.freeze(Object.keys(DEFAULTS));
 const WHERE = 'connectionPolicy()';
 
 /**
- * The seconds to advertise for an enforced idle timeout: one second below it, so a
- * client that honours the hint gives the connection up before the server closes it
- * and never sends on a socket the server is closing (the keep-alive race).
+ * The seconds to advertise for an enforced idle timeout: its whole seconds less one,
+ * so a client that honours the hint gives the connection up before the server
+ * closes it and never sends on a socket the server is closing (the keep-alive
+ * race). At least 1 (the hint has whole seconds only), so for an `idleTimeout`
+ * below 2000 ms the hint is not below what the server enforces.
  */
 export function advertisedTimeoutFor(idleTimeout: number): number {
   return Math.max(1, Math.floor(idleTimeout / 1000) - 1);

@@ -7,10 +7,11 @@ import type { PolicyAnswer, PolicyFunction } from './options.js';
 const warned = new WeakSet<PolicyFunction>();
 
 /**
- * Asks a policy function for its answer. It runs inside `writeHead`: an exception
- * there would surface in whatever handler wrote the response. So it is caught, the
- * connection is closed (always correct under RFC 9112), and the problem is
- * reported as a warning, once for each function.
+ * Asks a policy function for its answer. It runs when a request arrives, from the
+ * server's `'request'` listener or the middleware (an HTTP/2 stream's, from its
+ * `'stream'` or `'request'` event): an exception there would surface in the
+ * server's own event. So it is caught, the connection is closed (always correct
+ * under RFC 9112), and the problem is reported as a warning, once for each function.
  */
 export function askPolicyFunction(
   fn: PolicyFunction,

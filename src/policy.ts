@@ -1,5 +1,5 @@
 import { Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Stream } from 'node:http2';
 import { Server as HttpsServer } from 'node:https';
 import { inspect } from 'node:util';
 import { Admission } from './admission.js';
@@ -35,7 +35,7 @@ export interface ConnectionPolicy {
    * request that asked until `timeout`. Same request, same signal; throws a
    * `TypeError` for a request on a connection the policy does not track.
    */
-  drainSignal(req: IncomingMessage | Http2ServerRequest): AbortSignal;
+  drainSignal(req: IncomingMessage | Http2ServerRequest | ServerHttp2Stream): AbortSignal;
   /** A fresh snapshot of the connections this policy has seen. */
   stats(): ConnectionStats;
   /** True from the first `drain()` call on (during its `delay` too). */
@@ -64,8 +64,7 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
   /** Accept: a connection that never sends a request is idle from the start. */
   function onConnection(socket: import('node:net').Socket): void {
     if (tracker.get(socket) !== undefined) return;
-    const state = tracker.track(socket);
-    if (!socket.destroyed) core.idle.arm(socket, state, false);
+    core.idle.accepted(socket, tracker.track(socket));
   }
 
   const methods = {
@@ -103,7 +102,7 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
       drainPromise = runDrain({ tracker, servers, signals: core.signals, transportOf }, resolved);
       return drainPromise;
     },
-    drainSignal: (req: IncomingMessage | Http2ServerRequest): AbortSignal => core.signals.signalFor(req),
+    drainSignal: (req: IncomingMessage | Http2ServerRequest | ServerHttp2Stream): AbortSignal => core.signals.signalFor(req),
     stats: (): ConnectionStats => tracker.stats(),
     readiness: () => readiness,
     options: core.options,

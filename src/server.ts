@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import type { Server as HttpServer } from 'node:http';
 import { Server as TlsServer } from 'node:tls';
 import { debug } from './debug.js';
@@ -42,4 +43,31 @@ export function alignServerTimers(server: HttpServer, idleTimeout: number): void
  */
 export function connectionEventOf(server: HttpServer): 'connection' | 'secureConnection' {
   return server instanceof TlsServer ? 'secureConnection' : 'connection';
+}
+
+/**
+ * Runs `listener` first for `event`, but only while the application listens for it
+ * too. Node decides by whether a server has listeners: an HTTP server hands a
+ * CONNECT request or an upgrade to the app only when it listens for `'connect'` /
+ * `'upgrade'` (else it answers or closes the socket itself), and an HTTP/2 server
+ * switches on its compatibility layer for every stream once anything listens for
+ * `'request'` (20–26). A listener of ours alone must change none of that, so it is
+ * added when the app adds its first (`'newListener'` comes just before), and taken
+ * off again when only ours is left.
+ */
+export function listenAlongside(server: EventEmitter, event: string, listener: (...args: never[]) => void): void {
+  const ours = listener as (...args: unknown[]) => void;
+  const watch = (name: string | symbol) => {
+    if (name !== event) return;
+    server.removeListener('newListener', watch);
+    server.prependListener(event, ours);
+  };
+  const unwatch = (name: string | symbol) => {
+    if (name !== event || server.listenerCount(event) !== 1 || server.listeners(event)[0] !== ours) return;
+    server.removeListener(event, ours);
+    server.on('newListener', watch);
+  };
+  if (server.listenerCount(event) > 0) server.prependListener(event, ours);
+  else server.on('newListener', watch);
+  server.on('removeListener', unwatch);
 }
