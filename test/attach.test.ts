@@ -8,7 +8,7 @@ import sinon from 'sinon';
 import { RawClient, get } from './helpers/raw.js';
 import { closeServer, listen } from './helpers/servers.js';
 import { eventually } from './helpers/wait.js';
-import { connectionPolicy } from '../src/index.js';
+import { connectionInfo, connectionPolicy } from '../src/index.js';
 import { TLS as TLS_OPTIONS } from './helpers/tls.js';
 
 describe('policy.attach(server)', () => {
@@ -118,6 +118,55 @@ describe('policy.attach(server)', () => {
     expect(heads).to.deep.equal([nodeHead, nodeHead, nodeHead]);
     await c.response();
     expect(policy.stats()).to.include({ requests: 4, open: 1 });
+  });
+
+  it("rule 6 judges each request by its own passage: one that never reaches the middleware gets Node's head, though a request before it did", async () => {
+    // /api waits in an async middleware before the policy, /health (pipelined behind
+    // it) is answered by a route before the policy after /api has passed it.
+    const policy = connectionPolicy({ maxRequests: 5, exposeConnectionId: true });
+    const app = express();
+    app.use((req, res, next) => void (req.url === '/api' ? setTimeout(next, 20) : next()));
+    app.get('/health', (req, res) => void setTimeout(() => res.send('up'), 80));
+    app.use(policy);
+    app.use((req, res) => void res.send('api'));
+    const server = policy.attach(http.createServer(app));
+    const c = await send(await serve(server), get('/api') + get('/health'));
+    const api = await c.response();
+    const health = await c.response();
+    expect([api.body, api.header('keep-alive')]).to.deep.equal(['api', 'timeout=64, max=4']);
+    expect(api.header('x-connection-id')).to.match(/;req=1$/);
+    expect([
+      health.body,
+      health.header('connection'),
+      health.header('keep-alive'),
+      health.header('x-connection-id'),
+    ]).to.deep.equal(['up', 'keep-alive', `timeout=${Math.floor(server.keepAliveTimeout / 1000)}`, undefined]);
+  });
+
+  it('rule 6: a head an earlier middleware already wrote is left alone, and the request is not the policy’s', async () => {
+    const policy = connectionPolicy({ policy: 'close', exposeConnectionId: true });
+    const app = express();
+    app.use((req, res, next) => {
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.write('early ');
+      next();
+    });
+    app.use(policy);
+    const infos: unknown[] = [];
+    app.use((req, res) => {
+      infos.push(connectionInfo(req));
+      res.end('late');
+    });
+    const c = await send(await serve(http.createServer(app)), get('/'));
+    const res = await c.response();
+    expect([res.body, res.header('connection'), res.header('x-connection-id')]).to.deep.equal([
+      'early late',
+      'keep-alive',
+      undefined,
+    ]);
+    expect(infos).to.deep.equal([undefined]);
+    expect(policy.stats()).to.include({ requests: 0, accepted: 0 });
+    expect((await c.closed(200)).kind).to.equal('open');
   });
 
   it('aligns keepAliveTimeout and keeps headersTimeout ≤ requestTimeout', () => {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import sinon from 'sinon';
 import type { IncomingMessage } from 'node:http';
 import http from 'node:http';
 import http2 from 'node:http2';
@@ -26,6 +27,7 @@ describe('drainSignal(req)', () => {
     aborts.length = 0;
     drainCalledAt = 0;
   });
+  afterEach(() => sinon.restore());
 
   /** A stream (server-sent events) that ends on its drain signal, or ignores it under /ignore. */
   const stream: Handler = (req, res) => {
@@ -145,6 +147,58 @@ describe('drainSignal(req)', () => {
     expect(signal!.aborted).to.equal(false);
     late.destroy();
     expect(await drained).to.deep.equal({ graceful: 1, destroyed: 0 });
+  });
+
+  it("asked for during a drain, its moment is drawn from the drain's start: within spread ≤ timeout, so it ends gracefully", async () => {
+    // The moment is the drain's start + 0.9 × spread (900 ms); drawn from the
+    // moment of asking (500 ms in) it would be 1,400 ms, past the 1,000 ms deadline.
+    sinon.stub(Math, 'random').returns(0.9);
+    let abortedAfter: number | undefined;
+    ts = await fx.start(
+      'express5',
+      {},
+      (req, res) => {
+        res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+        res.write('data: 1\n\n');
+        ts.policy.drainSignal(req).addEventListener('abort', () => {
+          abortedAfter = Date.now() - drainCalledAt;
+          res.end('data: last\n\n');
+        });
+      },
+      { attach: true },
+    );
+    const c = await fx.connect();
+    drainCalledAt = Date.now();
+    const drained = ts.policy.drain({ idleGrace: 800, spread: 1000, timeout: 1000 });
+    await new Promise((r) => setTimeout(r, 500));
+    c.write(get('/late'));
+    expect(await drained).to.deep.equal({ graceful: 1, destroyed: 0 });
+    expect(c.rest).to.include('data: last');
+    expect(abortedAfter).to.be.within(900 * 0.8, 1000);
+  });
+
+  it('a handler that ends at once on its signal gets its last event to the client whole, then a FIN', async () => {
+    // The signals are aborted after the drain's sweep of idle connections: a
+    // response ended on abort is still being written (4 MiB here), and Node's own
+    // sweep (closeIdleConnections) would take its connection for idle and destroy it.
+    const last = `data: ${'x'.repeat(4 * 1024 * 1024)}\n\n`;
+    ts = await fx.start(
+      'express5',
+      {},
+      (req, res) => {
+        res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+        res.write('data: 1\n\n');
+        ts.policy.drainSignal(req).addEventListener('abort', () => res.end(last));
+      },
+      { attach: true },
+    );
+    const c = await fx.send(get('/sse'));
+    await c.response({ head: true });
+    await eventually(() => c.rest.includes('data: 1'), 'the first event');
+    expect(await ts.policy.drain({ timeout: 5000 })).to.deep.equal({ graceful: 1, destroyed: 0 });
+    const closed = await c.closed(5000);
+    expect(closed.kind).to.equal('fin');
+    expect(c.rest.endsWith(`${last.length.toString(16)}\r\n${last}\r\n0\r\n\r\n`)).to.equal(true);
   });
 
   it('a handler that ignores its signal is destroyed at timeout and counted destroyed, never graceful', async () => {

@@ -170,6 +170,19 @@ describe('policy.drain()', () => {
     expect(await drained).to.deep.equal({ graceful: 2, destroyed: 0 });
   });
 
+  it('with delay, resolves only after the delay, and has stopped accepting by then, even if every connection closed during it', async () => {
+    ts = await fx.start('express5', {}, slowable, { attach: true });
+    const c = await connect();
+    c.write(get('/'));
+    await c.response();
+    const started = Date.now();
+    const drained = ts.policy.drain({ delay: 400 });
+    c.destroy(); // the last connection goes at once, during the announce phase
+    expect(await drained).to.deep.equal({ graceful: 1, destroyed: 0 });
+    expect(Date.now() - started).to.be.within(400 * 0.8, 400 * 2);
+    expect(ts.server.listening).to.equal(false);
+  });
+
   it('returns the same promise when called twice', async () => {
     ts = await fx.start('express5', {}, slowable, { attach: true });
     const first = ts.policy.drain();

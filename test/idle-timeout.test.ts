@@ -4,6 +4,7 @@ import { eventually } from './helpers/wait.js';
 import http from 'node:http';
 import { FLAVORS, closeServer, listen, routes, useTestServer, type TestServer } from './helpers/servers.js';
 import { connectionPolicy } from '../src/index.js';
+import { until } from './helpers/close-reasons.js';
 
 // `idleTimeout`: enforced per socket by the middleware itself. Bounds are generous
 // (0.8×–2× the configured value): these tests check behaviour, not speed.
@@ -88,6 +89,21 @@ describe('idleTimeout with attach()', () => {
     const closed = await client.closed(IDLE * 3);
     expect(closed.kind).to.equal('fin');
     expect(closed.afterMs).to.be.within(IDLE * 0.8, IDLE * 2);
+  });
+
+  it("a connection whose accept-time timer fired under a server 'timeout' listener, then served a request, is the client's when the client closes", async () => {
+    // The server's 'timeout' listener takes the idle socket over (Node destroys
+    // nothing); the request that follows makes it an ordinary connection again.
+    ts = await fx.start('express5', { idleTimeout: IDLE }, routes, { attach: true });
+    let timeouts = 0;
+    ts.server.on('timeout', () => timeouts++);
+    client = await fx.connect();
+    await eventually(() => timeouts === 1, 'the accept-time timer fired', IDLE * 4);
+    client.write(get('/'));
+    expect((await client.response()).status).to.equal(200);
+    client.socket.end();
+    const stats = await until(ts, (s) => s.open === 0);
+    expect(stats.closed).to.include({ client: 1, idleTimeout: 0 });
   });
 
   it("sets Node's keepAliveTimeout so that Node's own close also lands at idleTimeout", async () => {

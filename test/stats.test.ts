@@ -78,3 +78,26 @@ describe("stats(): the server's own close()", () => {
     });
   }
 });
+
+describe('stats(): the first reason that applied is the one counted', () => {
+  const fx = useTestServer();
+
+  it('a maxRequests close still streaming at the drain deadline stays maxRequests', async () => {
+    const ts = await fx.start(
+      'express5',
+      { maxRequests: 1 },
+      (req, res) => {
+        res.setHeader('Content-Type', 'text/plain');
+        res.write('streaming');
+      },
+      { attach: true },
+    );
+    const c = await fx.connect();
+    c.write(get('/'));
+    const head = await c.response({ head: true });
+    expect(head.header('connection')).to.equal('close');
+    expect(await ts.policy.drain({ timeout: 200 })).to.deep.equal({ graceful: 0, destroyed: 1 });
+    const after = await until(ts, (s) => s.open === 0);
+    expect(after.closed).to.include({ maxRequests: 1, drain: 0 });
+  });
+});
