@@ -222,8 +222,10 @@ describe('HTTP/2 (attach an http2 server)', function () {
     const answeredAt = c.frames.at(-1)!.at;
     expect(c.goaways(), 'no GOAWAY while the stream was open').to.deep.equal([]);
     await eventually(() => c.goaways().length > 0, 'a GOAWAY', 3000);
+    // SPEC §5: never before idleTimeout (5 ms for the two frames' way through the
+    // client's event loop), and within 2× of it.
     const idleFor = c.goaways()[0]!.at - answeredAt;
-    expect(idleFor).to.be.within(240, 600);
+    expect(idleFor).to.be.within(300 - 5, 600);
     expect(c.goaways()[0]).to.include({ lastStreamId: id, errorCode: 0 });
     await eventually(() => c.closed, 'the session closed');
     // The client sees the connection close before the server's 'close' event counts it.
@@ -231,6 +233,48 @@ describe('HTTP/2 (attach an http2 server)', function () {
       () => policy.stats().closed.idleTimeout === 1,
       () => `counted idleTimeout: ${JSON.stringify(policy.stats().closed)}`,
     );
+  });
+
+  it("idleTimeout: the GOAWAY never comes before idleTimeout after the last stream, whatever the stream's phase against the checks", async () => {
+    // Streams of 310–370 ms end 10–70 ms after one of the session's checks (every
+    // 100 ms from its start): a count of quiet checks restarted one check early
+    // would send the GOAWAY 930–990 ms after them.
+    const port = await start({ idleTimeout: 1000 });
+    const clients = await Promise.all([310, 330, 350, 370].map(() => raw(port)));
+    const ids = clients.map((c, i) => c.request(`/?ms=${310 + 20 * i}`));
+    await eventually(() => clients.every((c) => c.goaways().length > 0), 'a GOAWAY on every session', 5000);
+    const gaps = clients.map((c, i) => {
+      const last = c.frames.filter((f) => f.streamId === ids[i]).at(-1)!;
+      return c.goaways()[0]!.at - last.at;
+    });
+    for (const gap of gaps) expect(gap, `gaps ${gaps.join(', ')} ms`).to.be.within(1000 - 5, 2000);
+  });
+
+  it('idleTimeout: a session closed by its client leaves no idle check behind holding it', async function () {
+    // The check is an interval per session; once the session has closed it must go,
+    // or it keeps the session (and its socket) from being collected.
+    const { setFlagsFromString } = await import('node:v8');
+    const { runInNewContext } = await import('node:vm');
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const port = await start({ idleTimeout: 60_000 });
+    const refs: Array<WeakRef<object>> = [];
+    server!.on('session', (session) => refs.push(new WeakRef(session)));
+    for (let i = 0; i < 20; i++) {
+      const c = await raw(port);
+      const id = c.request('/');
+      await eventually(() => c.completed(id), 'answered');
+      c.destroy();
+    }
+    await eventually(() => policy.stats().open === 0, 'every session closed');
+    let alive = refs.length;
+    for (let round = 0; round < 20 && alive > 0; round++) {
+      await wait(20);
+      gc();
+      alive = refs.filter((r) => r.deref() !== undefined).length;
+    }
+    expect(refs).to.have.length(20);
+    expect(alive).to.equal(0);
   });
 
   it('idleTimeout: streams that come and go between its checks keep a session alive', async () => {

@@ -165,6 +165,19 @@ describe('recordConnections(target)', () => {
     expect((await expectResetConnection(recorder)).requests.map((r) => r.connection)).to.deep.equal(['close', 'close']);
   });
 
+  it('records a repeated Keep-Alive field as every value on the wire (the duplicate hint it exists to show)', async () => {
+    // A server without the policy whose handler adds a hint of its own beside Node's:
+    // two Keep-Alive fields in one head, the bug a reviewer must be able to see.
+    recorder = await recordConnections((req, res) => {
+      res.writeHead(200, ['Keep-Alive', 'timeout=5', 'Keep-Alive', 'timeout=64', 'Content-Length', '2']);
+      res.end('ok');
+    });
+    await sendKeepAlive(recorder.url, 2);
+    expect(recorder.requests.map((r) => r.keepAliveHeader)).to.deep.equal(['timeout=5, timeout=64', 'timeout=5, timeout=64']);
+    const report = await expectReusedConnection(recorder);
+    expect(report.requests.map((r) => r.keepAlive)).to.deep.equal(['timeout=5, timeout=64', 'timeout=5, timeout=64']);
+  });
+
   it('a wrong request count names the assertion that was called', async () => {
     recorder = await recordConnections(app());
     await (await fetch(recorder.url + 'queue')).text();

@@ -205,6 +205,14 @@ describe('express-connection-policy/testing', () => {
       ]);
     });
 
+    it('compares each request with the one before it: new sockets that are new server connections agree', async () => {
+      // maxRequests: 2 over 4 requests: sockets 1, 1, 2, 2 and server connections A, A, B, B.
+      const report = await probeConnections(app({ maxRequests: 2, exposeConnectionId: true }), { requests: 4 });
+      expect(report.requests.map((r) => r.socket)).to.deep.equal([1, 1, 2, 2]);
+      expect(report.serverConnections).to.equal(2);
+      expect(report).to.not.have.property('disagreement');
+    });
+
     it('notes where the client and server views disagree (a proxy in between)', async () => {
       const upstream = await started(http.createServer(app({ exposeConnectionId: true })));
       const upstreamPort = (upstream.address() as net.AddressInfo).port;
