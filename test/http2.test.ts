@@ -250,14 +250,14 @@ describe('HTTP/2 (attach an http2 server)', function () {
     for (const gap of gaps) expect(gap, `gaps ${gaps.join(', ')} ms`).to.be.within(1000 - 5, 2000);
   });
 
-  it('idleTimeout: a session closed by its client leaves no idle check behind holding it', async function () {
-    // The check is an interval per session; once the session has closed it must go,
-    // or it keeps the session (and its socket) from being collected.
+  it('a session closed by its client leaves no idle check or maxAge timer behind holding it', async function () {
+    // The idle check is an interval per session, the maxAge timer a timeout; once the
+    // session has closed both must go, or they keep it (and its socket) from being collected.
     const { setFlagsFromString } = await import('node:v8');
     const { runInNewContext } = await import('node:vm');
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
-    const port = await start({ idleTimeout: 60_000 });
+    const port = await start({ idleTimeout: 60_000, maxAge: 600_000 });
     const refs: Array<WeakRef<object>> = [];
     server!.on('session', (session) => refs.push(new WeakRef(session)));
     for (let i = 0; i < 20; i++) {
