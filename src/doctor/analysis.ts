@@ -1,6 +1,7 @@
 // The doctor's analysis: pure functions from what was measured to what it means.
 // No sockets here (src/doctor/diagnose.ts measures), so every rule is unit-tested
 // and mutation-tested on its own.
+import { KNOWN_HOPS, type ChainEntry, type TimeoutValue } from './chain.js';
 import type { Diagnosis, Finding } from './diagnose.js';
 import { percentile } from './percentile.js';
 import type { RawResponse } from './wire.js';
@@ -43,8 +44,69 @@ const FIX_POLICY = 'app.use(connectionPolicy()) from express-connection-policy';
 
 /** Turns measurements into numbered findings with concrete recommendations. */
 export function findingsOf(d: Omit<Diagnosis, 'findings'>): Finding[] {
-  return [...persistenceFindings(d.persistence), ...idleFindings(d), ...latencyFindings(d)];
+  return [...persistenceFindings(d.persistence), ...idleFindings(d), ...latencyFindings(d), ...chainFindings(d)];
 }
+
+const seconds = (ms: number) => `${Number((ms / 1000).toFixed(1))} s`;
+
+/** The timeout chain: a hop that races the server, and the server's timeouts the hops expose. */
+function chainFindings(d: Omit<Diagnosis, 'findings'>): Finding[] {
+  const f: Finding[] = [];
+  const chain = d.chain ?? [];
+  const server = d.timeouts?.idle;
+  for (const entry of chain) {
+    if (entry.race !== true || typeof server !== 'number') continue;
+    const raise = Math.ceil(entry.idle / 1000) + 5;
+    f.push({
+      code: 'chain-race',
+      message: `${entry.hop} keeps idle connections to the server ${seconds(entry.idle)}${entry.assumed ? ' (its documented default, assumed)' : ''}, but the server closes them after ${seconds(server)}: ${entry.hop} may send a request on a connection the server is closing at that moment (502, ECONNRESET, Envoy's 503 UC) — the keep-alive race`,
+      recommendation: `idle timeouts must grow from the client towards the server: raise the server's idle timeout above ${entry.hop}'s (connectionPolicy({ idleTimeout: ${raise}_000 })), or lower ${entry.hop}'s below ${seconds(server)}.`,
+    });
+  }
+  const request = d.timeouts?.request;
+  const bodyAllowance = allowance(chain, (hop) => hop.streamsBodies);
+  if (typeof request === 'number' && bodyAllowance !== undefined && request <= bodyAllowance.idle) {
+    f.push({
+      code: 'request-timeout-cuts-uploads',
+      message: `the server cuts a request that takes longer than ${seconds(request)} to arrive (its request timeout), while ${bodyAllowance.hop} forwards a body as it comes and lets a client pause up to ${seconds(bodyAllowance.idle)} between bytes: slow or large uploads fail mid-way (408, then 502 at the proxy; nodejs/node#46574)`,
+      recommendation: `raise the server's request timeout above the longest upload you accept (Node: server.requestTimeout, 300 s by default; 0 turns it off), or have the proxy buffer request bodies (nginx does by default).`,
+    });
+  }
+  const headers = d.timeouts?.headers;
+  const headAllowance = allowance(chain, (hop) => hop.passesHead, true);
+  if (typeof headers === 'number' && headAllowance !== undefined && headers <= headAllowance.idle) {
+    f.push({
+      code: 'headers-timeout-slow-clients',
+      message: `every hop in front passes the request head through as it arrives (${headAllowance.hop} is a TCP pass-through, idle ${seconds(headAllowance.idle)}), so a slow client's head meets the server's headers timeout of ${seconds(headers)}: such clients get 408s (nodejs/node#44228)`,
+      recommendation:
+        "put an HTTP proxy that reads the whole head in front (ALB, nginx, Envoy), or raise the server's headers timeout (Node: server.headersTimeout, 60 s by default, at most requestTimeout).",
+    });
+  }
+  return f;
+}
+
+/**
+ * The hops nearest the server, back to the first one that does not have `trait`
+ * (`all`: every hop must have it), and the shortest idle timeout among them: how
+ * long a client may pause between bytes that reach the server as they come.
+ * `undefined` where no such hop is known (an unknown name ends the run: no claim).
+ */
+function allowance(
+  chain: readonly ChainEntry[],
+  trait: (hop: (typeof KNOWN_HOPS)[string]) => boolean,
+  all = false,
+): { hop: string; idle: number } | undefined {
+  let found: { hop: string; idle: number } | undefined;
+  for (let i = chain.length - 1; i >= 0; i--) {
+    const entry = chain[i]!;
+    const known = KNOWN_HOPS[entry.hop];
+    if (known === undefined || !trait(known)) return all ? undefined : found;
+    if (found === undefined || entry.idle < found.idle) found = { hop: entry.hop, idle: entry.idle };
+  }
+  return found;
+}
+
+export type { TimeoutValue };
 
 function persistenceFindings(p: Diagnosis['persistence']): Finding[] {
   const f: Finding[] = [];

@@ -1,5 +1,7 @@
 // What connection-doctor measures, over raw sockets, against any HTTP/1.1 server.
 import { findingsOf, impliesClose, parseKeepAlive, stallSignature } from './analysis.js';
+import { chainOf, type ChainEntry, type Hop, type TimeoutValue } from './chain.js';
+import { measureTimeouts, type ProbeTarget, type Timeouts } from './timeouts.js';
 import { parseConnectionId } from '../connection-id.js';
 import { percentile } from './percentile.js';
 import { RawClient, request, type RawResponse } from './wire.js';
@@ -13,6 +15,11 @@ export interface DiagnoseOptions {
   /** Also measure the idle close the server really enforces, waiting at most maxIdle ms. */
   idle: boolean;
   maxIdle: number;
+  /** Also measure the headers and request timeouts (and the idle one), each bounded by maxWait ms. */
+  timeouts: boolean;
+  maxWait: number;
+  /** The hops in front of the server, farthest first (`--behind`): their idle timeouts against the server's. */
+  behind: Hop[];
   progress: (message: string) => void;
 }
 
@@ -45,6 +52,10 @@ export interface Diagnosis {
   };
   idle?: IdleProbe;
   latency: { reused: Latency; fresh: Latency; stall: 'none' | 'delayed-ack-40ms' | 'delayed-ack-200ms' };
+  /** `--timeouts` (all three) or `--behind` (the idle one): what the server enforces, in ms. */
+  timeouts?: Timeouts;
+  /** `--behind`: each hop, farthest first, its idle timeout in ms, and whether it races the server. */
+  chain?: ChainEntry[];
   findings: Finding[];
 }
 
@@ -67,7 +78,7 @@ function latencyOf(ms: number[]): Latency {
   return { p50: percentile(ms, 50), p90: percentile(ms, 90), p99: percentile(ms, 99), samples: ms.length };
 }
 
-export class Prober {
+export class Prober implements ProbeTarget {
   readonly #o: DiagnoseOptions;
   readonly #port: number;
   readonly #secure: boolean;
@@ -90,6 +101,13 @@ export class Prober {
     }
     const host = version === 'HTTP/1.0' ? [`Host: ${url.host}`] : [];
     return request(method, this.#path, version, [...host, ...lines], url.host) + (data ?? '');
+  }
+
+  uploadHead(length: number): string {
+    const { headers, url } = this.#o;
+    const lines = [...headers, `Content-Length: ${length}`];
+    if (!headers.some((h) => /^content-type:/i.test(h))) lines.push('Content-Type: application/octet-stream');
+    return request('POST', this.#path, 'HTTP/1.1', lines, url.host);
   }
 
   connect(): Promise<RawClient> {
@@ -176,9 +194,9 @@ export class Prober {
     }
   }
 
-  /** How long the server keeps an idle connection after a response. */
-  async idle(): Promise<IdleProbe> {
-    const { maxIdle, progress } = this.#o;
+  /** How long the server keeps an idle connection after a response, waiting at most `maxIdle` ms. */
+  async idle(maxIdle = this.#o.maxIdle): Promise<IdleProbe> {
+    const { progress } = this.#o;
     progress(`idle: waiting up to ${Math.round(maxIdle / 1000)} s for the server to close an idle connection…`);
     const client = await this.connect();
     try {
@@ -245,12 +263,37 @@ export class Prober {
   }
 }
 
+/** The idle probe as a timeout: `null` where the response itself ends the connection. */
+function idleTimeoutOf(probe: IdleProbe): TimeoutValue {
+  if (probe.closesAfterEachResponse) return null;
+  return probe.closedAfterMs ?? { longerThan: probe.maxIdleMs };
+}
+
 /** Runs every probe against `options.url` and turns the measurements into findings. */
 export async function diagnose(options: DiagnoseOptions): Promise<Diagnosis> {
   const prober = new Prober(options);
   const persistence = await prober.persistence();
-  const idle = options.idle ? await prober.idle() : undefined;
+  const chainAsked = options.behind.length > 0;
+  let idle: IdleProbe | undefined;
+  let timeouts: Timeouts | undefined;
+  if (options.timeouts) {
+    // One idle probe serves --idle, --timeouts and --behind alike, bounded by --max-wait.
+    const idleProbe = async () =>
+      idleTimeoutOf((idle = await prober.idle(Math.max(options.maxWait, options.idle ? options.maxIdle : 0))));
+    timeouts = await measureTimeouts(prober, idleProbe, options.maxWait, options.progress);
+  } else if (options.idle || chainAsked) {
+    idle = await prober.idle(chainAsked && !options.idle ? options.maxWait : options.maxIdle);
+    if (chainAsked) timeouts = { idle: idleTimeoutOf(idle), headers: null, request: null };
+  }
   const latency = await prober.latency();
-  const partial = { url: options.url.href, persistence, ...(idle ? { idle } : {}), latency };
+  const partial = {
+    url: options.url.href,
+    persistence,
+    // --timeouts measures the idle close too: its findings (hint against close, …) apply.
+    ...(idle && (options.idle || options.timeouts) ? { idle } : {}),
+    latency,
+    ...(timeouts ? { timeouts } : {}),
+    ...(chainAsked ? { chain: chainOf(options.behind, timeouts!.idle) } : {}),
+  };
   return { ...partial, findings: findingsOf(partial) };
 }

@@ -2,6 +2,7 @@
 // an exit status (src/doctor/cli.ts is the executable that calls them).
 import { parseArgs } from 'node:util';
 import { TOKEN } from '../headers.js';
+import { BehindError, parseBehind, type Hop } from './chain.js';
 import { diagnose, type Diagnosis, type DiagnoseOptions } from './diagnose.js';
 import { render } from './render.js';
 import { DOCTOR_SCHEMA_URL } from './schema.js';
@@ -19,12 +20,22 @@ options:
   --header 'H: v'  extra request header (repeatable)
   --idle           also measure the idle close the server enforces (waits up to --max-idle)
   --max-idle MS    bound of the --idle probe (default 75000)
+  --timeouts       measure the idle, headers and request timeouts the server really
+                   enforces, each on a connection of its own (waits up to --max-wait)
+  --behind HOPS    the hops in front of the server, farthest first, nearest the server
+                   last: hop[:seconds],… (alb, nlb, gcp, nginx, haproxy, envoy,
+                   cloudflare, or any name with its seconds); finds the hop that
+                   keeps idle connections as long as the server, or longer
+  --max-wait MS    bound of each --timeouts / --behind probe (default 120000)
   --json           print one JSON document instead of the table
   -h, --help       this text
 
 exit status: 0 nothing found, 1 findings, 2 bad usage or server unreachable`;
 
 export class UsageError extends Error {}
+
+/** An hour: a probe that waits longer is no probe a person waits for. */
+const MAX_WAIT_MS = 3_600_000;
 
 function parseUrl(given: string): URL {
   let url: URL;
@@ -37,6 +48,30 @@ function parseUrl(given: string): URL {
     throw new UsageError(`only http: and https: URLs can be diagnosed; got ${url.protocol}`);
   }
   return url;
+}
+
+function checkHeader(h: string): void {
+  if (!TOKEN.test(h.split(':')[0]!) || !h.includes(':')) throw new UsageError(`--header must look like 'Name: value'; got ${h}`);
+  if (/^(connection|content-length|host):/i.test(h)) {
+    throw new UsageError(`--header cannot set ${h.split(':')[0]}: the doctor controls it`);
+  }
+}
+
+function maxWaitOf(given: string): number {
+  const maxWait = Number(given);
+  if (!/^\d+$/.test(given) || maxWait < 1000 || maxWait > MAX_WAIT_MS) {
+    throw new UsageError(`--max-wait must be a whole number of milliseconds from 1000 to ${MAX_WAIT_MS}; got ${given}`);
+  }
+  return maxWait;
+}
+
+function behindOf(given: string): Hop[] {
+  try {
+    return parseBehind(given);
+  } catch (err) {
+    if (err instanceof BehindError) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 /** The command line as options, `'help'` for --help; throws UsageError on bad usage. */
@@ -53,6 +88,9 @@ export function parse(argv: string[], progress: (message: string) => void): (Dia
         header: { type: 'string', multiple: true, default: [] },
         idle: { type: 'boolean', default: false },
         'max-idle': { type: 'string', default: '75000' },
+        timeouts: { type: 'boolean', default: false },
+        behind: { type: 'string' },
+        'max-wait': { type: 'string', default: '120000' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -72,16 +110,12 @@ export function parse(argv: string[], progress: (message: string) => void): (Dia
   if (!Number.isFinite(maxIdle) || maxIdle < 100) {
     throw new UsageError(`--max-idle must be a number of milliseconds ≥ 100; got ${values['max-idle']}`);
   }
+  const maxWait = maxWaitOf(values['max-wait']);
+  const behind = values.behind === undefined ? [] : behindOf(values.behind);
   if (!TOKEN.test(values.method)) {
     throw new UsageError(`--method must be an HTTP method; got ${values.method}`);
   }
-  for (const h of values.header) {
-    if (!TOKEN.test(h.split(':')[0]!) || !h.includes(':'))
-      throw new UsageError(`--header must look like 'Name: value'; got ${h}`);
-    if (/^(connection|content-length|host):/i.test(h)) {
-      throw new UsageError(`--header cannot set ${h.split(':')[0]}: the doctor controls it`);
-    }
-  }
+  for (const h of values.header) checkHeader(h);
   return {
     url,
     requests,
@@ -90,6 +124,9 @@ export function parse(argv: string[], progress: (message: string) => void): (Dia
     headers: values.header,
     idle: values.idle,
     maxIdle,
+    timeouts: values.timeouts,
+    maxWait,
+    behind,
     json: values.json,
     progress,
   };

@@ -1,4 +1,5 @@
 // The doctor's human-readable report: one table, then the verdict and each finding.
+import { KNOWN_HOPS, type TimeoutValue } from './chain.js';
 import type { Diagnosis } from './diagnose.js';
 
 const yesNo = (ok: boolean, yes: string, no: string) => (ok ? yes : no);
@@ -27,6 +28,15 @@ export function render(d: Diagnosis): string {
           : `after ${(d.idle.closedAfterMs / 1000).toFixed(1)} s${d.idle.closedWith === 'reset' ? ' (with a RESET)' : ''}`,
     ]);
   }
+  if (d.timeouts) {
+    const t = d.timeouts;
+    // The idle probe's own row (above) says the same, with how the connection ended.
+    if (!d.idle) rows.push(['idle timeout enforced', timeout(t.idle, 'no idle period: the connection ends with each response')]);
+    rows.push(
+      ['headers timeout enforced', timeout(t.headers, 'not measured (--timeouts)')],
+      ['request timeout enforced', timeout(t.request, 'not measured (--timeouts)')],
+    );
+  }
   const { reused, fresh } = d.latency;
   rows.push(
     ['latency, reused connection', `p50 ${ms(reused.p50)}  p90 ${ms(reused.p90)}  p99 ${ms(reused.p99)}`],
@@ -35,6 +45,14 @@ export function render(d: Diagnosis): string {
   );
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = [`connection-doctor ${d.url}`, '', ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`), ''];
+  if (d.timeouts && (typeof d.timeouts.headers === 'number' || typeof d.timeouts.request === 'number')) {
+    lines.push(
+      '  (a Node server checks headersTimeout and requestTimeout every connectionsCheckingInterval,',
+      '   30 s by default: its 408 may come up to that much after the configured value)',
+      '',
+    );
+  }
+  if (d.chain) lines.push(...chainTable(d), '');
   if (d.findings.length === 0) {
     lines.push('verdict: healthy — nothing to fix.');
   } else {
@@ -44,4 +62,30 @@ export function render(d: Diagnosis): string {
     });
   }
   return lines.join('\n');
+}
+
+function timeout(value: TimeoutValue, none: string): string {
+  if (value === null) return none;
+  if (typeof value === 'number') return `${(value / 1000).toFixed(1)} s`;
+  return `longer than ${(value.longerThan / 1000).toFixed(0)} s (the probe's bound, --max-wait)`;
+}
+
+/** Each hop, client side first, then the server: its idle timeout, and who closes first. */
+function chainTable(d: Diagnosis): string[] {
+  const rows: Array<[string, string, string]> = d.chain!.map((entry) => [
+    entry.hop,
+    `${(entry.idle / 1000).toFixed(0)} s${entry.assumed ? ` (assumed: ${KNOWN_HOPS[entry.hop]?.source ?? 'default'})` : ''}`,
+    entry.race === true
+      ? 'RACE: keeps idle connections as long as the server or longer'
+      : entry.race === null
+        ? 'cannot tell: the server kept its connection past the probe'
+        : 'lets go before the server: ok',
+  ]);
+  rows.push(['server', timeout(d.timeouts!.idle, 'closes after each response'), 'measured']);
+  const w0 = Math.max(...rows.map((r) => r[0].length));
+  const w1 = Math.max(...rows.map((r) => r[1].length));
+  return [
+    '  timeout chain (client → server; each must let go before the next one does)',
+    ...rows.map(([hop, idle, verdict]) => `    ${hop.padEnd(w0)}  ${idle.padEnd(w1)}  ${verdict}`),
+  ];
 }

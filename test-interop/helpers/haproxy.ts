@@ -15,6 +15,8 @@ export interface HaproxyOptions {
   proto?: 'h2';
   /** HAProxy's `retry-on` (L7 retries); HAProxy's default (`conn-failure`) when undefined. */
   retryOn?: string;
+  /** More `defaults` lines, after the ones above (a later `timeout` line of the same kind wins). */
+  defaults?: string[];
 }
 
 /** One backend server's line of HAProxy's `show stat`. */
@@ -61,7 +63,7 @@ defaults
   option http-keep-alive
   retries 3
   option redispatch
-${options.retryOn ? `  retry-on ${options.retryOn}\n` : ''}frontend fe
+${options.retryOn ? `  retry-on ${options.retryOn}\n` : ''}${(options.defaults ?? []).map((l) => `  ${l}\n`).join('')}frontend fe
   bind 127.0.0.1:${port}
   default_backend be
 backend be

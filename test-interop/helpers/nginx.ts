@@ -21,6 +21,8 @@ export interface NginxOptions {
   upstreamKeepaliveTimeout?: string;
   /** Extra lines inside `location /`. */
   location?: string[];
+  /** Extra lines inside `server`, before `location /` (e.g. `keepalive_timeout 2s;`). */
+  server?: string[];
 }
 
 export async function startNginx(options: NginxOptions): Promise<Nginx> {
@@ -47,6 +49,7 @@ ${options.upstreams.map((p) => `    server 127.0.0.1:${p} max_fails=0;`).join('\
   }
   server {
     listen 127.0.0.1:${port};
+${(options.server ?? []).map((l) => `    ${l}`).join('\n')}
     location / {
       proxy_pass http://app;
       proxy_http_version 1.1;
