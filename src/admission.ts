@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { closeDecided, type ConnectionState } from './connections.js';
+import { closeDecided, markPassed, type ConnectionState } from './connections.js';
 import type { PolicyCore } from './core.js';
 import { debug } from './debug.js';
 import { admission, closesWhatever, decideAtArrival, type ArrivalInput } from './decide.js';
@@ -63,7 +63,7 @@ export class Admission {
       // An HTTP/1.1 connection of an allowHTTP1 server: the whole HTTP/1.1 policy,
       // middleware or not (an HTTP/2 server's handler is seldom an Express app).
       const state = req.socket ? this.#admit(req, res, req.socket) : undefined;
-      if (state !== undefined) state.passed = state.requests;
+      if (state !== undefined) markPassed(state, state.requests);
     };
     // Named: stack traces and Express's layer list show it.
     const connectionPolicyMiddleware = (req: IncomingMessage, res: ServerResponse, next: Next) => {
@@ -73,7 +73,7 @@ export class Admission {
       const info = connectionInfo(req);
       const state = info === undefined ? undefined : core.tracker.get(req.socket);
       if (state !== undefined && state.id === info!.id) {
-        state.passed = info!.requests;
+        markPassed(state, info!.requests);
         next();
       } else {
         this.#pass(req, res, next);
@@ -117,7 +117,7 @@ export class Admission {
     if (server !== undefined) this.adopt(server);
     const state = this.#admit(req, res, socket);
     if (state === undefined) return;
-    state.passed = state.requests;
+    markPassed(state, state.requests);
     next();
   }
 

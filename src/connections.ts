@@ -35,6 +35,30 @@ import { emptyClosedCounts, type CloseReason, type ConnectionStats } from './sta
  * else `client` or `error`.
  */
 
+/**
+ * Rule 6: request `n` reached the middleware. Requests reach it in order but for a
+ * request held before it (an async middleware registered first) or answered there
+ * (a route before it): those are remembered until they pass, or their head is written.
+ */
+export function markPassed(state: ConnectionState, n: number): void {
+  if (n === state.passed + 1) {
+    state.passed = n;
+    return;
+  }
+  if (n <= state.passed) {
+    state.notPassed?.delete(n);
+    return;
+  }
+  const notPassed = (state.notPassed ??= new Set());
+  for (let k = state.passed + 1; k < n; k++) notPassed.add(k);
+  state.passed = n;
+}
+
+/** Rule 6: whether request `n` has reached the middleware. */
+export function hasPassed(state: ConnectionState, n: number): boolean {
+  return n <= state.passed && state.notPassed?.has(n) !== true;
+}
+
 /** Rule 7: a close is decided for the connection, so no request pipelined from here on is handled. */
 export function closeDecided(state: ConnectionState): boolean {
   return state.closeReason !== undefined || state.closePending;
@@ -75,10 +99,16 @@ export interface ConnectionState {
    */
   readonly rearm: boolean;
   /**
-   * Ordinal of the last request that reached the middleware: a response to a later
-   * one (written by a route before the middleware) is left to Node (rule 6).
+   * The highest ordinal of a request that reached the middleware; every one below
+   * it did too, but those in `notPassed` (rule 6: a response to a request that did
+   * not is left to Node). See `markPassed()`.
    */
   passed: number;
+  /**
+   * Ordinals below `passed` that have not reached the middleware (yet): a request
+   * pipelined behind reached it first. `undefined` until that happens (rare).
+   */
+  notPassed: Set<number> | undefined;
   /** Requests seen on the connection so far. */
   requests: number;
   /** Our idle timer is armed and Node will not disarm it when the next request starts. */
@@ -196,6 +226,7 @@ export class ConnectionTracker {
       ageLimit,
       rearm,
       passed: 0,
+      notPassed: undefined,
       requests: 0,
       idleArmed: false,
       closeReason: undefined,

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decisionChannel, type DecisionMessage } from './channels.js';
 import { formatConnectionId } from './connection-id.js';
-import type { ConnectionState } from './connections.js';
+import { hasPassed, type ConnectionState } from './connections.js';
 import type { PolicyCore } from './core.js';
 import { debug } from './debug.js';
 import { decideAtHead, type LEFT_TO_NODE, type Decision, type HeadInput } from './decide.js';
@@ -55,6 +55,8 @@ export class HeadTime {
       // A close certain at this request's arrival is not carried by Node's head: the
       // next request on the connection is handled as usual.
       if (info.requests === state.requests) state.closePending = false;
+      // Its head is written: whether it passes the middleware later no longer matters.
+      state.notPassed?.delete(info.requests);
       if (debug.enabled) debug('sock#%d req#%d left to Node: %s', info.id, info.requests, verdict.reason);
       return;
     }
@@ -100,7 +102,7 @@ export class HeadTime {
       responseConnection,
       // Only HTTP/1.0 lacks chunked coding; HTTP/1.1 bodies are always delimited.
       delimited: !http10 || res.hasHeader('content-length') || isBodyless(req, res),
-      reachedMiddleware: state.passed >= info.requests,
+      reachedMiddleware: hasPassed(state, info.requests),
       refusedBehind: state.refusedBehind,
       handledBehind: state.requests > info.requests,
     };

@@ -143,6 +143,34 @@ describe('policy.attach(server)', () => {
     ]).to.deep.equal(['up', 'keep-alive', `timeout=${Math.floor(server.keepAliveTimeout / 1000)}`, undefined]);
   });
 
+  it("rule 6 gives back a close only for its own request: Node's head for an earlier one leaves a later request's close standing", async () => {
+    // /health (1) is answered by a route before the middleware, /api (2) reaches the
+    // limit of maxRequests: 2 when it arrives. /c, sent once /health's answer is in,
+    // comes while /api's close is pending: it is not handled, and /api closes.
+    const policy = connectionPolicy({ maxRequests: 2 });
+    const app = express();
+    app.get('/health', (req, res) => void setTimeout(() => res.send('up'), 40));
+    app.use(policy);
+    const handled: string[] = [];
+    app.use((req, res) => {
+      handled.push(req.url);
+      setTimeout(() => res.send('api'), 200);
+    });
+    const c = await send(await serve(policy.attach(http.createServer(app))), get('/health') + get('/api'));
+    const health = await c.response();
+    c.write(get('/c'));
+    const api = await c.response();
+    // Node's own head for /health (no max=), though /api, behind it, reached the middleware first.
+    expect([health.body, health.header('connection'), health.header('keep-alive')]).to.deep.equal([
+      'up',
+      'keep-alive',
+      'timeout=64',
+    ]);
+    expect([api.body, api.header('connection')]).to.deep.equal(['api', 'close']);
+    expect((await c.closed(2000)).kind).to.equal('fin');
+    expect(handled).to.deep.equal(['/api']);
+  });
+
   it('rule 6: a head an earlier middleware already wrote is left alone, and the request is not the policy’s', async () => {
     const policy = connectionPolicy({ policy: 'close', exposeConnectionId: true });
     const app = express();

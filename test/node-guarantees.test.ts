@@ -341,6 +341,20 @@ describe('attach() keeps what Node guarantees', function () {
     await eventually(() => c.rest.endsWith('ping'), 'the echo of ping');
   });
 
+  it("a server whose app stopped listening for 'connect' closes a CONNECT itself again, as without the policy", async () => {
+    // Node hands a CONNECT to the app only while something listens for 'connect'; the
+    // policy's listener must not be left behind as that something.
+    const policy = connectionPolicy();
+    const server = serve(policy.attach(http.createServer((req, res) => res.end('x'))));
+    const onConnect = (req: http.IncomingMessage, socket: net.Socket) => socket.end('HTTP/1.1 200 OK\r\n\r\n');
+    server.on('connect', onConnect);
+    server.off('connect', onConnect);
+    expect(server.listenerCount('connect')).to.equal(0);
+    const c = await connect(await listen(server));
+    c.write('CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n');
+    expect((await c.closed(2000)).kind).to.not.equal('open');
+  });
+
   it("an upgraded socket gets no timer of the policy's either: no 'timeout' event past idleTimeout", async () => {
     const policy = connectionPolicy({ idleTimeout: 300 });
     const server = serve(policy.attach(http.createServer((req, res) => res.end('x'))));

@@ -61,7 +61,14 @@ describe("stats(): the server's own close()", () => {
 
   for (const attach of [false, true]) {
     it(`counts idle connections that server.close() ends under drain, not client${attach ? ' (attached)' : ''}`, async () => {
-      const ts = await fx.start('express5', {}, (req, res) => void res.end('x'), { attach });
+      const ts = await fx.start(
+        'express5',
+        {},
+        (req, res) => void setTimeout(() => res.end('x'), req.url === '/slow' ? 200 : 0),
+        {
+          attach,
+        },
+      );
       const a = await fx.connect();
       const b = await fx.connect();
       for (const c of [a, b]) {
@@ -71,10 +78,16 @@ describe("stats(): the server's own close()", () => {
       // b says goodbye itself first: that one is the client's.
       b.socket.end();
       await until(ts, (s) => s.open === 1);
+      // c is busy when the server closes; its client says goodbye after its response.
+      const c = await fx.connect();
+      c.write(get('/slow'));
+      await until(ts, (s) => s.requests === 3);
       ts.server.close();
       expect((await a.closed(2000)).kind).to.equal('fin');
+      await c.response();
+      c.socket.end();
       const after = await until(ts, (s) => s.open === 0);
-      expect(after.closed).to.include({ client: 1, drain: 1 });
+      expect(after.closed).to.include({ client: 2, drain: 1 });
     });
   }
 });

@@ -1,5 +1,5 @@
 // The doctor's human-readable report: one table, then the verdict and each finding.
-import { KNOWN_HOPS, type TimeoutValue } from './chain.js';
+import type { TimeoutValue } from './chain.js';
 import type { Diagnosis } from './diagnose.js';
 
 const yesNo = (ok: boolean, yes: string, no: string) => (ok ? yes : no);
@@ -74,7 +74,8 @@ function timeout(value: TimeoutValue, none: string): string {
 function chainTable(d: Diagnosis): string[] {
   const rows: Array<[string, string, string]> = d.chain!.map((entry) => [
     entry.hop,
-    `${(entry.idle / 1000).toFixed(0)} s${entry.assumed ? ` (assumed: ${KNOWN_HOPS[entry.hop]?.source ?? 'default'})` : ''}`,
+    // The sources of the assumed defaults: docs/doctor.md and KNOWN_HOPS.
+    `${(entry.idle / 1000).toFixed(0)} s${entry.assumed ? ' (its default, assumed)' : ''}`,
     entry.race === true
       ? 'RACE: keeps idle connections as long as the server or longer'
       : entry.race === null
