@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startServerProcess, type ServerProcess } from '../bench/lib/server-process.js';
 import type { Diagnosis } from '../src/doctor/diagnose.js';
+import { expectEnforced } from '../test/helpers/diagnosis.js';
 import { assertDiagnosisSchema } from '../test/helpers/doctor-schema.js';
 import { startHaproxy, type Haproxy } from './helpers/haproxy.js';
 import { nodeLane } from './helpers/lanes.js';
@@ -28,12 +29,6 @@ function doctor(args: string[]): Promise<{ code: number | null; diagnosis: Diagn
       }
     });
   });
-}
-
-function within(what: string, measured: unknown, enforced: number): void {
-  const tolerance = Math.max(0.1 * enforced, 200);
-  expect(measured, `${what}: measured ${JSON.stringify(measured)} ms, enforced ${enforced} ms`).to.be.a('number');
-  expect(measured, what).to.be.within(enforced - tolerance, enforced + tolerance);
 }
 
 /** A Node backend that reads the whole body, then answers. */
@@ -70,9 +65,9 @@ describe('connection-doctor --timeouts on real servers', function () {
     const { diagnosis } = await doctor([`http://127.0.0.1:${portOf(node)}/`, ...TIMEOUTS]);
     console.log(`      Node ${process.version}: ${JSON.stringify(diagnosis.timeouts)}`);
     // Node closes an idle connection keepAliveTimeout + its 1 s buffer after a response.
-    within('idle', diagnosis.timeouts!.idle, 2500);
-    within('headers', diagnosis.timeouts!.headers, 2000);
-    within('request', diagnosis.timeouts!.request, 3000);
+    expectEnforced('idle', diagnosis.timeouts!.idle, 2500);
+    expectEnforced('headers', diagnosis.timeouts!.headers, 2000);
+    expectEnforced('request', diagnosis.timeouts!.request, 3000);
   });
 
   it('nginx with keepalive_timeout, client_header_timeout and client_body_timeout', async () => {
@@ -85,9 +80,9 @@ describe('connection-doctor --timeouts on real servers', function () {
     stops.push(() => nginx.stop());
     const { diagnosis } = await doctor([nginx.url, ...TIMEOUTS]);
     console.log(`      nginx: ${JSON.stringify(diagnosis.timeouts)}`);
-    within('idle', diagnosis.timeouts!.idle, 2000);
-    within('headers', diagnosis.timeouts!.headers, 2000);
-    within('request', diagnosis.timeouts!.request, 3000);
+    expectEnforced('idle', diagnosis.timeouts!.idle, 2000);
+    expectEnforced('headers', diagnosis.timeouts!.headers, 2000);
+    expectEnforced('request', diagnosis.timeouts!.request, 3000);
   });
 
   it('HAProxy with timeout http-request (and http-keep-alive)', async () => {
@@ -101,8 +96,8 @@ describe('connection-doctor --timeouts on real servers', function () {
     // Its request timeout is `timeout client` (30 s), not asserted: the probe stops at 5 s.
     const { diagnosis } = await doctor([haproxy.url, '--timeouts', '--max-wait', '5000', '--requests', '5']);
     console.log(`      HAProxy: ${JSON.stringify(diagnosis.timeouts)}`);
-    within('idle', diagnosis.timeouts!.idle, 1500);
-    within('headers', diagnosis.timeouts!.headers, 2000);
+    expectEnforced('idle', diagnosis.timeouts!.idle, 1500);
+    expectEnforced('headers', diagnosis.timeouts!.headers, 2000);
   });
 });
 

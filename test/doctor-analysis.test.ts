@@ -2,28 +2,9 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { findingsOf, impliesClose, parseKeepAlive, stallSignature } from '../src/doctor/analysis.js';
 import type { Diagnosis } from '../src/doctor/diagnose.js';
+import { HEALTHY } from './helpers/diagnosis.js';
 
 // The doctor's pure analysis, without sockets (test/doctor.test.ts runs it against servers).
-const HEALTHY: Omit<Diagnosis, 'findings'> = {
-  url: 'http://127.0.0.1:1/',
-  persistence: {
-    http11KeptAlive: true,
-    connectionHeader: 'keep-alive',
-    keepAliveHeader: 'timeout=64',
-    advertisedTimeout: 64,
-    advertisedMax: null,
-    clientCloseHonoured: true,
-    http10WithoutKeepAlive: 'closed',
-    http10WithKeepAlive: 'kept alive',
-    pipelining: 'answered',
-  },
-  idle: { closedAfterMs: 65_000, maxIdleMs: 75_000, closedWith: 'fin' },
-  latency: {
-    reused: { p50: 1, p90: 1.2, p99: 2, samples: 50 },
-    fresh: { p50: 1.3, p90: 1.5, p99: 3, samples: 50 },
-    stall: 'none',
-  },
-};
 type Patch = {
   persistence?: Partial<Diagnosis['persistence']>;
   idle?: Diagnosis['idle'];

@@ -2,33 +2,16 @@ import { expect } from 'chai';
 import { findingsOf } from '../src/doctor/analysis.js';
 import { BehindError, chainOf, KNOWN_HOPS, parseBehind, type TimeoutValue } from '../src/doctor/chain.js';
 import type { Diagnosis } from '../src/doctor/diagnose.js';
+import { HEALTHY } from './helpers/diagnosis.js';
 
 // SPEC §4, "The whole timeout chain": --behind's parsing, the order rule, and the
 // findings it gives, as pure functions (the probes: test/doctor-timeouts.test.ts).
 
-/** A healthy diagnosis with the given timeouts and chain, to read the chain's findings from. */
+/** A healthy diagnosis (no idle probe) with the given timeouts and chain, to read the chain's findings from. */
 function diagnosis(timeouts: NonNullable<Diagnosis['timeouts']>, behind: string): Omit<Diagnosis, 'findings'> {
-  return {
-    url: 'http://127.0.0.1:1/',
-    persistence: {
-      http11KeptAlive: true,
-      connectionHeader: 'keep-alive',
-      keepAliveHeader: 'timeout=64',
-      advertisedTimeout: 64,
-      advertisedMax: null,
-      clientCloseHonoured: true,
-      http10WithoutKeepAlive: 'closed',
-      http10WithKeepAlive: 'kept alive',
-      pipelining: 'answered in order',
-    },
-    latency: {
-      reused: { p50: 1, p90: 1, p99: 1, samples: 20 },
-      fresh: { p50: 1, p90: 1, p99: 1, samples: 20 },
-      stall: 'none',
-    },
-    timeouts,
-    chain: chainOf(parseBehind(behind), timeouts.idle),
-  };
+  const { idle, ...healthy } = HEALTHY;
+  void idle;
+  return { ...healthy, timeouts, chain: chainOf(parseBehind(behind), timeouts.idle) };
 }
 const codes = (d: Omit<Diagnosis, 'findings'>) => findingsOf(d).map((f) => f.code);
 

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { assertDiagnosisSchema } from './helpers/doctor-schema.js';
+import { expectEnforced } from './helpers/diagnosis.js';
 import { closeServer, listen } from './helpers/servers.js';
 import type { Diagnosis } from '../src/doctor/diagnose.js';
 import { main } from '../src/doctor/main.js';
@@ -15,12 +16,6 @@ async function doctor(args: string[]): Promise<{ code: number; stdout: string; s
   let stderr = '';
   const code = await main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
   return { code, stdout, stderr };
-}
-
-function within(measured: unknown, expected: number): void {
-  const tolerance = Math.max(0.1 * expected, 200);
-  expect(measured, `measured ${JSON.stringify(measured)} ms, enforced ${expected} ms`).to.be.a('number');
-  expect(measured).to.be.within(expected - tolerance, expected + tolerance);
 }
 
 describe('connection-doctor --timeouts and --behind', function () {
@@ -55,9 +50,9 @@ describe('connection-doctor --timeouts and --behind', function () {
     const { code, stdout, stderr } = await doctor([url, '--json', '--timeouts', '--max-wait', '10000', '--requests', '5']);
     const d = JSON.parse(stdout) as Diagnosis;
     assertDiagnosisSchema(d);
-    within(d.timeouts!.idle, 2000);
-    within(d.timeouts!.headers, 1500);
-    within(d.timeouts!.request, 2500);
+    expectEnforced('idle', d.timeouts!.idle, 2000);
+    expectEnforced('headers', d.timeouts!.headers, 1500);
+    expectEnforced('request', d.timeouts!.request, 2500);
     expect(stderr).to.match(/… timeouts: probing the idle, headers and request timeouts at once/);
     // Node's own hint (timeout=1) and an idle close under 60 s: the findings.
     expect([code, d.findings.map((f) => f.code)]).to.deep.equal([1, ['hint-too-short', 'idle-timeout-short']]);
@@ -85,7 +80,7 @@ describe('connection-doctor --timeouts and --behind', function () {
       { hop: 'alb', idle: 1000, assumed: false, race: false },
       { hop: 'nginx', idle: 3000, assumed: false, race: true },
     ]);
-    within(d.timeouts!.idle, 2000);
+    expectEnforced('idle', d.timeouts!.idle, 2000);
     expect([d.timeouts!.headers, d.timeouts!.request]).to.deep.equal([null, null]);
     const race = d.findings.find((f) => f.code === 'chain-race')!;
     expect(race.message).to.match(/^nginx keeps idle connections to the server 3 s, but the server closes them after 2(\.\d)? s/);
