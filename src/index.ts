@@ -6,6 +6,7 @@
  * package's `connection-doctor` bin (src/doctor/cli.ts).
  */
 export { connectionPolicy, type ConnectionPolicy } from './policy.js';
+export type { FastifyInstanceLike, FastifyPlugin, HonoMiddleware, KoaMiddleware } from './frameworks.js';
 export { connectionInfo, type ConnectionInfo } from './info.js';
 export type { ConnectionPolicyOptions, PolicyAnswer, PolicyFunction, ResolvedOptions } from './options.js';
 export type { ConnectionStats, DrainResult, CloseReason } from './stats.js';

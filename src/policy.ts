@@ -7,6 +7,7 @@ import { PolicyCore } from './core.js';
 import { debug } from './debug.js';
 import { resolveDrainOptions, runDrain, type DrainOptions } from './drain.js';
 import type { Connection } from './connections.js';
+import { adapters, type FastifyPlugin, type HonoMiddleware, type KoaMiddleware } from './frameworks.js';
 import { http1, type Transport } from './http1.js';
 import { isHttp2Server, type AnyHttp2Server } from './http2.js';
 import { resolveOptions, type ConnectionPolicyOptions, type ResolvedOptions } from './options.js';
@@ -48,6 +49,20 @@ export interface ConnectionPolicy {
   readiness(): (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void;
   /** The validated options, frozen. */
   readonly options: ResolvedOptions;
+  /**
+   * A Fastify plugin: `await fastify.register(policy.fastify)`, first. It runs the
+   * policy in the first `onRequest` hook (on `request.raw` / `reply.raw`), attaches
+   * the server when Fastify is ready, and drains in `preClose`, so `fastify.close()`
+   * resolves once the drain has. Applies to the root instance (as `fastify-plugin`).
+   */
+  readonly fastify: FastifyPlugin;
+  /** Koa middleware: `app.use(policy.koa)`, first (then `policy.attach(server)`). */
+  readonly koa: KoaMiddleware;
+  /**
+   * Hono middleware for `@hono/node-server`: `app.use(policy.hono)`, first (then
+   * `policy.attach(server)` on what `serve()` returns). Elsewhere it only calls `next()`.
+   */
+  readonly hono: HonoMiddleware;
 }
 
 /**
@@ -107,6 +122,11 @@ export function connectionPolicy(options?: ConnectionPolicyOptions): ConnectionP
     readiness: () => readiness,
     options: core.options,
   };
-  const middleware = Object.assign(admission.middleware, methods);
+  const frameworks = adapters(
+    admission.middleware,
+    (server) => methods.attach(server),
+    () => methods.drain(),
+  );
+  const middleware = Object.assign(admission.middleware, methods, frameworks);
   return Object.defineProperty(middleware, 'draining', { get: () => core.draining, enumerable: true }) as ConnectionPolicy;
 }

@@ -23,11 +23,11 @@ describe('rolling restart behind HAProxy with health checks', function () {
     for (const i of instances.splice(0)) await i.stop();
   });
 
-  async function start(port: number, drainArgs: string[]): Promise<ServerProcess> {
+  async function start(port: number, drainArgs: string[], script: string, args: string[]): Promise<ServerProcess> {
     // The old process gave the port up when its drain began; a moment may pass.
     for (let attempt = 0; ; attempt++) {
       try {
-        const p = await startServerProcess('examples/echo-server.ts', ['--port', String(port), ...drainArgs]);
+        const p = await startServerProcess(script, ['--port', String(port), ...drainArgs, ...args]);
         instances.push(p);
         return p;
       } catch (err) {
@@ -45,12 +45,20 @@ describe('rolling restart behind HAProxy with health checks', function () {
     redispatches: number;
   }
 
-  async function rollout({ announce }: { announce: boolean }): Promise<Outcome> {
+  async function rollout({
+    announce,
+    script = 'examples/echo-server.ts',
+    args = [],
+  }: {
+    announce: boolean;
+    script?: string;
+    args?: string[];
+  }): Promise<Outcome> {
     const drainArgs = announce
       ? ['--drain-delay', '1000', '--drain-idle-grace', '300', '--drain-timeout', '5000']
       : ['--drain-delay', '0', '--drain-idle-grace', '0', '--drain-timeout', '5000'];
     const ports = [await freePort(), await freePort()];
-    const current = [await start(ports[0]!, drainArgs), await start(ports[1]!, drainArgs)];
+    const current = [await start(ports[0]!, drainArgs, script, args), await start(ports[1]!, drainArgs, script, args)];
     // Without readiness, HAProxy has nothing to check: it learns of a stopped
     // instance only from refused connections.
     haproxy = await startHaproxy({ upstreams: ports, ...(announce ? { healthCheck: '/ready' } : {}) });
@@ -92,7 +100,7 @@ describe('rolling restart behind HAProxy with health checks', function () {
       for (const k of [0, 1]) {
         phase = `restart ${round} of s${k + 1}`;
         await current[k]!.stop(); // SIGTERM → drain({ delay, idleGrace, timeout }) → exit
-        current[k] = await start(ports[k]!, drainArgs);
+        current[k] = await start(ports[k]!, drainArgs, script, args);
         if (announce) await haproxy.waitFor(`s${k + 1}`, 'UP');
         else await new Promise((r) => setTimeout(r, 500));
         // Some traffic on both before the next instance goes.
@@ -130,6 +138,29 @@ describe('rolling restart behind HAProxy with health checks', function () {
     // Every phase carried traffic: the other instance served while one restarted.
     for (const p of o.phases) expect(p.answered, p.phase).to.be.greaterThan(0);
   });
+
+  for (const [label, script, args] of [
+    ['a Fastify app (policy.fastify; SIGTERM → drain → fastify.close())', 'test-interop/fixtures/fastify-server.ts', []],
+    [
+      'a NestJS app on Express (SIGTERM → enableShutdownHooks → beforeApplicationShutdown awaits drain)',
+      'test-interop/fixtures/nest-server.ts',
+      ['--platform', 'express'],
+    ],
+    [
+      'a NestJS app on Fastify (the same, with policy.fastify)',
+      'test-interop/fixtures/nest-server.ts',
+      ['--platform', 'fastify'],
+    ],
+  ] as const) {
+    it(`${label}: the same rollout, zero failed requests and zero 5xx`, async () => {
+      const o = await rollout({ announce: true, script, args: [...args] });
+      report(label, o);
+      expect(o.failures).to.deep.equal([]);
+      expect(Object.keys(o.statuses)).to.deep.equal(['200']);
+      expect(o.statuses[200]).to.be.greaterThan(500);
+      for (const p of o.phases) expect(p.answered, p.phase).to.be.greaterThan(0);
+    });
+  }
 
   it('the same rollout without delay and readiness, counted for information', async () => {
     const o = await rollout({ announce: false });

@@ -64,7 +64,8 @@ export function startServerProcess(script: string, args: string[], { cpu }: { cp
           usage: () => ask().then((r) => r.usage),
           stop: () =>
             new Promise((ok) => {
-              if (child.exitCode !== null) return ok();
+              // Exited already: with a status, or killed by a signal (a NestJS app re-raises SIGTERM).
+              if (child.exitCode !== null || child.signalCode !== null) return ok();
               child.once('exit', () => ok());
               child.kill('SIGTERM');
             }),

@@ -13,6 +13,7 @@ export const PAGES = [
   'docs/shutdown.md',
   'docs/streaming.md',
   'docs/http2.md',
+  'docs/frameworks.md',
   'docs/observability.md',
   'docs/testing.md',
   'docs/doctor.md',
