@@ -307,6 +307,31 @@ for (const [name, start] of Object.entries(FRAMEWORKS)) {
   });
 }
 
+/**
+ * A shutdown with one idle connection and one request in flight (`/slow`, 300 ms):
+ * the idle one gets a FIN, the in-flight response finishes with Connection: close
+ * and its connection ends with a FIN; resolves once `close()` has.
+ */
+async function expectCloseDrains(port: number, close: () => Promise<unknown>): Promise<void> {
+  const idle = await RawClient.connect(port);
+  const busy = await RawClient.connect(port);
+  try {
+    idle.write(get('/'));
+    await idle.response();
+    busy.write(get('/slow'));
+    await new Promise((r) => setTimeout(r, 50));
+    const closing = close();
+    expect((await idle.closed(2000)).kind).to.equal('fin');
+    const res = await busy.response();
+    expect([res.status, res.body, res.header('connection')]).to.deep.equal([200, 'slow', 'close']);
+    expect((await busy.closed(2000)).kind).to.equal('fin');
+    await closing;
+  } finally {
+    idle.destroy();
+    busy.destroy();
+  }
+}
+
 describe('frameworks: fastify.close() drains through the policy', function () {
   this.timeout(15_000);
 
@@ -320,26 +345,9 @@ describe('frameworks: fastify.close() drains through the policy', function () {
     });
     app.get('/', () => 'ok');
     await app.listen({ port: 0, host: '127.0.0.1' });
-    const port = (app.server.address() as AddressInfo).port;
-    const idle = await RawClient.connect(port);
-    const busy = await RawClient.connect(port);
-    try {
-      idle.write(get('/'));
-      await idle.response();
-      busy.write(get('/slow'));
-      await new Promise((r) => setTimeout(r, 50));
-      const closing = app.close();
-      expect((await idle.closed(2000)).kind).to.equal('fin');
-      const res = await busy.response();
-      expect([res.status, res.body, res.header('connection')]).to.deep.equal([200, 'slow', 'close']);
-      expect((await busy.closed(2000)).kind).to.equal('fin');
-      await closing;
-      expect(app.server.listening).to.equal(false);
-      expect(policy.stats().closed).to.include({ drain: 2, error: 0 });
-    } finally {
-      idle.destroy();
-      busy.destroy();
-    }
+    await expectCloseDrains((app.server.address() as AddressInfo).port, () => app.close());
+    expect(app.server.listening).to.equal(false);
+    expect(policy.stats().closed).to.include({ drain: 2, error: 0 });
   });
 
   it('a plugin of its own: applied to the root instance (hooks of every route), once, with a name', async () => {
@@ -370,27 +378,11 @@ describe('frameworks: NestJS shutdown, a beforeApplicationShutdown that awaits d
     it(`on ${platform}: app.close() (what enableShutdownHooks() calls on SIGTERM) lets the in-flight response finish with Connection: close, ends idle connections with a FIN, destroys nothing`, async () => {
       let drained: unknown;
       const { app, port, policy } = await nest(platform, {}, async (p) => (drained = await p.drain({ timeout: 5000 })));
-      const idle = await RawClient.connect(port);
-      const busy = await RawClient.connect(port);
-      try {
-        idle.write(get('/'));
-        await idle.response();
-        busy.write(get('/slow'));
-        await new Promise((r) => setTimeout(r, 50));
-        // In a process of its own, Nest re-raises the signal once closed (test-interop's rollout does that).
-        const closed = app.close();
-        expect((await idle.closed(2000)).kind).to.equal('fin');
-        const res = await busy.response();
-        expect([res.status, res.body, res.header('connection')]).to.deep.equal([200, 'slow', 'close']);
-        expect((await busy.closed(2000)).kind).to.equal('fin');
-        await closed;
-        expect((app.getHttpServer() as Server).listening).to.equal(false);
-        expect(drained).to.deep.equal({ graceful: 2, destroyed: 0 });
-        expect(policy.stats().closed).to.include({ drain: 2, error: 0 });
-      } finally {
-        idle.destroy();
-        busy.destroy();
-      }
+      // In a process of its own, Nest re-raises the signal once closed (test-interop's rollout does that).
+      await expectCloseDrains(port, () => app.close());
+      expect((app.getHttpServer() as Server).listening).to.equal(false);
+      expect(drained).to.deep.equal({ graceful: 2, destroyed: 0 });
+      expect(policy.stats().closed).to.include({ drain: 2, error: 0 });
     });
   }
 });
