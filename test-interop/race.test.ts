@@ -41,7 +41,10 @@ describe('the keep-alive race', function () {
     it('a plain new http.Agent({ keepAlive: true }) ignores the hint and still hits the race', async () => {
       // Node's agent honours a hint only when created with a `timeout`; this one keeps the
       // socket for ever and races the server's close. docs/troubleshooting.md gives the client-side fix.
-      const o = await raceHarness(() => nodeLane(server.url), RUN);
+      // The race is lost by chance: up to three rounds of 150 tries until it shows
+      // (one round of 150 found it 31 times in one CI run and none in another).
+      let o = await raceHarness(() => nodeLane(server.url), RUN);
+      for (let round = 1; round < 3 && o.errors.length === 0; round++) o = await raceHarness(() => nodeLane(server.url), RUN);
       console.log(`      ${summary('plain http.Agent({ keepAlive: true })', o)}`);
       expect(o.tries).to.equal(150);
       expect(o.reused).to.be.greaterThan(0);
